@@ -1,0 +1,102 @@
+# asgimaster: build, test, run, sanitizers, bench, install.
+# One binary, ./asgimaster. The master's objects (master/, common/) never see
+# Python's headers; only worker/asgi*.c and worker/pyembed.c get them.
+
+PYTHON      ?= /usr/bin/python3
+PYCONFIG    ?= $(PYTHON)-config
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BUILD       ?= build
+CC          ?= cc
+BIN         ?= asgimaster
+
+PY_CFLAGS   := $(shell $(PYCONFIG) --includes 2>/dev/null)
+PY_LDFLAGS  := $(shell $(PYCONFIG) --embed --ldflags 2>/dev/null)
+
+OPT         ?= -O2 -g
+CFLAGS_BASE := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
+               -Wshadow -Wpointer-arith -Wstrict-prototypes -fno-strict-aliasing \
+               -D_GNU_SOURCE -I. -MMD -MP
+CFLAGS      += $(CFLAGS_BASE) $(SAN)
+LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto $(PY_LDFLAGS)
+
+MASTER_SRC  := $(wildcard master/*.c) $(wildcard common/*.c)
+WORKER_SRC  := $(wildcard worker/*.c)
+MASTER_OBJ  := $(MASTER_SRC:%.c=$(BUILD)/%.o)
+WORKER_OBJ  := $(WORKER_SRC:%.c=$(BUILD)/%.o)
+COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
+
+.PHONY: all run test unit-test asan asan-test install clean deps bench \
+        format format-check lint check-deps
+
+all: $(BIN)
+
+$(BIN): $(MASTER_OBJ) $(WORKER_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/worker/asgi%.o $(BUILD)/worker/pyembed.o: CFLAGS += $(PY_CFLAGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN) -c conf/server.yaml
+
+unit-test: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do $$t; done
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit-test
+	ASGIMASTER_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# The same suite on an ASan/UBSan build, kept apart in build-asan/.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    BIN=asgimaster-asan asgimaster-asan
+
+asan-test: asan
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    unit-test
+	ASGIMASTER_BIN=$(CURDIR)/asgimaster-asan PYTHONMALLOC=malloc \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
+
+bench: deps all
+	scripts/bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 asgimaster $(DESTDIR)$(PREFIX)/bin/asgimaster
+	install -m 0644 man/asgimaster.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 man/asgimaster.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+format:
+	clang-format -i $(MASTER_SRC) $(WORKER_SRC) $(wildcard */*.h) $(UNIT_SRC)
+
+format-check:
+	clang-format --dry-run --Werror $(MASTER_SRC) $(WORKER_SRC) \
+	    $(wildcard */*.h) $(UNIT_SRC)
+
+lint:
+	mandoc -Tlint -Wwarning man/asgimaster.8 man/asgimaster.yaml.5
+
+clean:
+	rm -rf build build-asan asgimaster asgimaster-asan
+
+-include $(MASTER_OBJ:.o=.d) $(WORKER_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,2 @@
+/* common/conf.c: TEMPORARY until the config loader lands. */
+#include "common/conf.h"

@@ -1,0 +1,115 @@
+/* common/conf.h: the configuration, loaded from YAML (libyaml), validated
+ * completely before anything is bound or forked.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * One path into a fresh am_conf_t serves start-up, `asgimaster -t` and (later)
+ * SIGHUP: am_conf_create() gives the defaults, am_conf_load() applies a file,
+ * the master applies command-line overrides, am_conf_finish() fills what
+ * depends on the rest (worker count, default listener, resolved addresses).
+ * Errors are written into err as "file:line:col: what is wrong".
+ */
+#ifndef AM_COMMON_CONF_H
+#define AM_COMMON_CONF_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "common/core.h"
+
+enum {
+    AM_LIFESPAN_AUTO = 0,
+    AM_LIFESPAN_ON,
+    AM_LIFESPAN_OFF
+};
+
+typedef struct am_listen_s {
+    char *address; /* as written: "127.0.0.1:8000", "[::1]:8000", "unix:/p" */
+    struct sockaddr_storage addr; /* resolved by am_conf_parse_address() */
+    socklen_t addrlen;
+    int family;     /* AF_INET, AF_INET6 or AF_UNIX */
+    char *path;     /* AF_UNIX: the socket path, else NULL */
+    int backlog;    /* listen(2) backlog, default 1024 */
+    int mode;       /* AF_UNIX: chmod of the socket, -1 for the umask's */
+    int fd;         /* set by the master once bound, -1 before */
+    int line, column; /* where it was declared, for errors; 0 from a flag */
+} am_listen_t;
+
+typedef struct am_conf_s {
+    char *file; /* the config file, NULL with no -c */
+
+    /* application */
+    char *app;          /* "module:attr" (attr may be dotted) */
+    int factory;        /* app is a factory: call it with no arguments */
+    char *chdir;        /* chdir before import; default: the cwd */
+    char **pythonpath;  /* prepended to sys.path, in order */
+    size_t npythonpath;
+    char *virtualenv;   /* default: $VIRTUAL_ENV when set */
+    char **env_names;   /* set in the workers' environment */
+    char **env_values;
+    size_t nenv;
+    int workers;        /* 0 in the file means: number of CPUs */
+    int lifespan;       /* AM_LIFESPAN_* */
+    char *root_path;    /* ASGI root_path, "" by default */
+    int server_header;  /* send "Server: asgimaster", default 1 */
+
+    am_listen_t *listen; /* default: one listener on 127.0.0.1:8000 */
+    size_t nlisten;
+
+    /* log */
+    int log_level;       /* AM_LOG_*, default notice */
+    char *error_log;     /* path; NULL is stderr */
+    char *access_log;    /* path, "stdout", "stderr"; NULL is off */
+    char *access_format; /* "combined" (default) or a format string */
+
+    /* limits (bytes or counts) */
+    size_t limit_request_line;  /* 8KiB: longer -> 414 */
+    size_t limit_header_size;   /* 64KiB, all header fields: -> 431 */
+    size_t limit_header_count;  /* 100 fields: more -> 431 */
+    size_t limit_body_size;     /* 100MiB; 0 is unlimited: more -> 413 */
+    size_t limit_body_buffer;   /* 64KiB of request body buffered before
+                                   reading the socket pauses */
+    size_t limit_write_buffer;  /* 256KiB of response output queued before
+                                   send() waits for the socket */
+    size_t limit_connections;   /* per worker, default 10000 */
+
+    /* timeouts (milliseconds) */
+    am_msec_t timeout_keepalive;   /* 5s idle between requests */
+    am_msec_t timeout_header_read; /* 10s to receive a request head: 408 */
+    am_msec_t timeout_body_read;   /* 60s without body bytes: close */
+    am_msec_t timeout_write;       /* 60s without write progress: close */
+    am_msec_t timeout_graceful;    /* 30s for a graceful stop */
+    am_msec_t timeout_boot;        /* 60s for import + lifespan startup */
+} am_conf_t;
+
+/* Defaults only; never NULL. */
+am_conf_t *am_conf_create(void);
+void am_conf_destroy(am_conf_t *conf);
+
+/* Apply a YAML file (or a string, for tests: name is used in messages) on
+ * top of conf. Returns AM_OK, or AM_ERROR with err filled. Unknown keys are
+ * errors with a "did you mean" suggestion. */
+int am_conf_load(am_conf_t *conf, const char *file, char *err, size_t size);
+int am_conf_load_string(am_conf_t *conf, const char *name, const char *yaml,
+                        size_t len, char *err, size_t size);
+
+/* Fill defaults that depend on the rest (workers from the CPU count, the
+ * default listener, $VIRTUAL_ENV) and check cross-key rules. AM_OK or
+ * AM_ERROR with err filled. */
+int am_conf_finish(am_conf_t *conf, char *err, size_t size);
+
+/* Add a listener from "host:port", "[v6]:port", ":port", "unix:/path"
+ * (a --bind flag or a listen[].address). AM_OK or AM_ERROR with err
+ * holding what is wrong (without a position). */
+int am_conf_add_listen(am_conf_t *conf, const char *address, char *err,
+                       size_t size);
+int am_conf_parse_address(const char *address, am_listen_t *l, char *err,
+                          size_t size);
+void am_conf_clear_listen(am_conf_t *conf);
+
+/* "64KiB", "10MB", "1024" -> bytes; "5s", "250ms", "2m", "1h" -> ms.
+ * AM_OK or AM_ERROR. */
+int am_parse_size(const char *s, size_t *out);
+int am_parse_duration(const char *s, am_msec_t *out);
+
+#endif
