@@ -1,0 +1,519 @@
+"""HTTP/1.1 over raw sockets: keep-alive, HTTP/1.0 rules, pipelining,
+request bodies, Expect: 100-continue, HEAD, bodiless statuses, Date and
+Server, response framing, and what the parser and the limits refuse
+(RFC 9110, RFC 9112; ISSUE3 "Worker")."""
+
+import email.utils
+import hashlib
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import raw, running
+from httpraw import LAST_CHUNK, IncompleteResponse, chunk, request
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    with running(tmp_path_factory.mktemp("h1")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    cfg = {
+        "limits": {
+            "request_line": "1KiB",
+            "header_size": "4KiB",
+            "header_count": 20,
+            "body_size": "1MiB",
+        },
+        "timeouts": {"keepalive": "1s", "header_read": "1s"},
+    }
+    with running(tmp_path_factory.mktemp("h1lim"), cfg) as s:
+        yield s
+
+
+def get(c, path="/", method="GET", **kw):
+    c.send(request(method, path, **kw))
+    return c.read_response(method)
+
+
+# ------------------------------------------------------------ keep-alive
+
+
+def test_keepalive_serves_several_requests(srv):
+    with raw(srv) as c:
+        for _ in range(3):
+            r = get(c, "/")
+            assert r.status == 200
+            assert r.body == b"hello"
+            assert "close" not in (r.header("connection") or "").lower()
+        local = c.sock.getsockname()
+        r = get(c, "/scope")
+        import json
+        assert json.loads(r.body)["client"][1] == local[1]
+
+
+def test_connection_close_request(srv):
+    with raw(srv) as c:
+        r = get(c, "/", headers=[("Connection", "close")])
+        assert r.status == 200 and r.body == b"hello"
+        assert "close" in r.header("connection", "").lower()
+        assert c.is_closed()
+
+
+def test_pipelined_request_after_close_is_not_served(srv):
+    # RFC 9112 9.6: no further requests are processed after "close".
+    with raw(srv) as c:
+        c.send(request("GET", "/tag?tag=one",
+                       headers=[("Connection", "close")])
+               + request("GET", "/tag?tag=two"))
+        r = c.read_response()
+        assert r.body == b"one"
+        assert c.is_closed()
+
+
+# ------------------------------------------------------------ HTTP/1.0
+
+
+def test_http10_closes_by_default(srv):
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        assert r.version in ("HTTP/1.0", "HTTP/1.1")
+        assert r.body == b"hello"
+        assert c.is_closed()
+
+
+def test_http10_keepalive_header(srv):
+    with raw(srv) as c:
+        for _ in range(2):
+            c.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            r = c.read_response()
+            assert r.status == 200 and r.body == b"hello"
+            # RFC 9112 C.2.2: a persistent 1.0 connection is signalled.
+            assert r.header("connection", "").lower() == "keep-alive"
+
+
+def test_http10_no_length_is_close_delimited(srv):
+    with raw(srv) as c:
+        c.send(b"GET /nolength HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        assert not r.chunked, "no chunked encoding to an HTTP/1.0 client"
+        assert r.close_delimited
+        assert r.body == b"aaaaabbbbbccccc"
+
+
+def test_http10_scope_version(srv):
+    import json
+    with raw(srv) as c:
+        c.send(b"GET /scope HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        assert json.loads(r.body)["http_version"] == "1.0"
+
+
+# ------------------------------------------------------------ pipelining
+
+
+def test_pipelining_three_in_one_send(srv):
+    with raw(srv) as c:
+        c.send(request("GET", "/tag?tag=a&ms=300")
+               + request("GET", "/tag?tag=b")
+               + request("GET", "/tag?tag=c&ms=100"))
+        bodies = [c.read_response().body for _ in range(3)]
+        assert bodies == [b"a", b"b", b"c"]
+        # The connection is still usable.
+        assert get(c, "/").body == b"hello"
+
+
+def test_pipelining_with_bodies(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/tag?tag=one", body=b"first")
+               + request("POST", "/tag?tag=two",
+                         headers=[("Transfer-Encoding", "chunked")])
+               + chunk("sec") + chunk("ond") + LAST_CHUNK
+               + request("GET", "/tag?tag=three"))
+        bodies = [c.read_response().body for _ in range(3)]
+        assert bodies == [b"one:first", b"two:second", b"three"]
+
+
+def test_pipelining_many(srv):
+    n = 50
+    with raw(srv) as c:
+        c.send(b"".join(request("GET", f"/tag?tag={i}") for i in range(n)))
+        for i in range(n):
+            assert c.read_response().body == str(i).encode()
+
+
+# ------------------------------------------------------------ request bodies
+
+
+def test_content_length_body(srv):
+    body = os.urandom(200_000)
+    with raw(srv) as c:
+        r = get(c, "/echo", method="POST", body=body)
+        assert r.status == 200
+        assert r.body == body
+
+
+def test_content_length_body_in_pieces(srv):
+    body = b"0123456789" * 1000
+    with raw(srv) as c:
+        c.send(request("POST", "/echo", body=b"",
+                       headers=[("Content-Length", str(len(body)))]))
+        for i in range(0, len(body), 3000):
+            c.send(body[i:i + 3000])
+            time.sleep(0.02)
+        r = c.read_response()
+        assert r.body == body
+
+
+def test_chunked_body(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/echo",
+                       headers=[("Transfer-Encoding", "chunked")]))
+        c.send(b"5;ext=1\r\nhello\r\n")
+        c.send(chunk(" "))
+        c.send(chunk("world"))
+        c.send(b"0\r\nX-Trailer: t\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        assert r.body == b"hello world"
+        # Still in sync afterwards.
+        assert get(c, "/").body == b"hello"
+
+
+def test_chunked_body_large(srv):
+    data = os.urandom(1_000_000)
+    with raw(srv) as c:
+        payload = request("POST", "/echo",
+                          headers=[("Transfer-Encoding", "chunked")])
+        for i in range(0, len(data), 65536):
+            payload += chunk(data[i:i + 65536])
+        c.send(payload + LAST_CHUNK)
+        r = c.read_response()
+        assert hashlib.sha256(r.body).digest() == \
+            hashlib.sha256(data).digest()
+
+
+def test_empty_body_post(srv):
+    with raw(srv) as c:
+        r = get(c, "/echo", method="POST", body=b"")
+        assert r.status == 200 and r.body == b""
+
+
+# ------------------------------------------------------------ 100-continue
+
+
+def test_expect_100_continue_when_app_reads(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/echo", headers=[
+            ("Content-Length", "5"), ("Expect", "100-continue")]))
+        r = c.read_response(interim=True)
+        assert r.status == 100, r
+        assert r.version == "HTTP/1.1"
+        c.send(b"abcde")
+        r = c.read_response()
+        assert r.status == 200
+        assert r.body == b"abcde"
+
+
+def test_expect_100_continue_not_sent_when_app_does_not_read(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/noread", headers=[
+            ("Content-Length", "5"), ("Expect", "100-continue")]))
+        r = c.read_response(interim=True)
+        assert r.status == 200, "no 100 Continue for an app that never reads"
+        assert r.body == b"did not read"
+
+
+def test_expect_100_continue_then_pipelined(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/echo", headers=[
+            ("Content-Length", "3"), ("Expect", "100-continue")]))
+        assert c.read_response(interim=True).status == 100
+        c.send(b"xyz")
+        assert c.read_response().body == b"xyz"
+        assert get(c, "/").body == b"hello"
+
+
+# ------------------------------------------------------------ HEAD, 204, 304
+
+
+def test_head_same_headers_no_body(srv):
+    with raw(srv) as c:
+        g = get(c, "/")
+        h = get(c, "/", method="HEAD")
+        assert h.status == g.status
+        assert h.header("content-length") == g.header("content-length") \
+            == "5"
+        assert h.header("content-type") == g.header("content-type")
+        # No body bytes were sent: the next response parses cleanly.
+        r = get(c, "/")
+        assert r.status == 200 and r.body == b"hello"
+
+
+def test_head_on_streamed_response(srv):
+    with raw(srv) as c:
+        h = get(c, "/nolength", method="HEAD")
+        assert h.status == 200
+        r = get(c, "/")
+        assert r.status == 200 and r.body == b"hello"
+
+
+@pytest.mark.parametrize("code", [204, 304])
+def test_bodiless_status(srv, code):
+    with raw(srv) as c:
+        r = get(c, f"/status?code={code}")
+        assert r.status == code
+        # RFC 9112 6.1: no Transfer-Encoding in 204/304; RFC 9110 8.6:
+        # no Content-Length in 204.
+        assert r.header("transfer-encoding") is None
+        if code == 204:
+            assert r.header("content-length") is None
+        r = get(c, "/")
+        assert r.status == 200 and r.body == b"hello"
+
+
+# ------------------------------------------------------------ Date, Server
+
+
+def test_date_and_server_headers(srv):
+    with raw(srv) as c:
+        r = get(c, "/")
+        date = r.header("date")
+        assert date, r.headers
+        assert re.fullmatch(
+            r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
+            r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+            r"\d{4} \d\d:\d\d:\d\d GMT", date), date
+        ts = email.utils.parsedate_to_datetime(date).timestamp()
+        assert abs(ts - time.time()) < 300
+        assert r.header("server", "").startswith("asgimaster")
+        assert len(r.header_all("date")) == 1
+        assert len(r.header_all("server")) == 1
+
+
+def test_server_header_off(server):
+    s = server({"server_header": False})
+    with raw(s) as c:
+        r = get(c, "/")
+        assert r.status == 200
+        assert r.header("server") is None
+        assert r.header("date")
+
+
+# ------------------------------------------------------------ framing
+
+
+def test_response_with_content_length(srv):
+    with raw(srv) as c:
+        r = get(c, "/")
+        assert r.header("content-length") == "5"
+        assert r.header("transfer-encoding") is None
+
+
+def test_response_without_length_is_chunked(srv):
+    with raw(srv) as c:
+        r = get(c, "/nolength?n=3")
+        assert r.chunked
+        assert r.header("content-length") is None
+        assert r.body == b"aaabbbccc"
+        assert get(c, "/").body == b"hello"
+
+
+def test_duplicate_response_headers_kept_in_order(srv):
+    with raw(srv) as c:
+        r = get(c, "/headers")
+        assert r.header_all("set-cookie") == ["a=1", "b=2"]
+        assert r.header("x-custom") == "Value With Case"
+
+
+def test_large_response(srv):
+    n = 5_000_000
+    with raw(srv) as c:
+        r = get(c, f"/big?n={n}")
+        assert len(r.body) == n
+        piece = bytes(range(256)) * 256
+        expect = (piece * (n // len(piece) + 1))[:n]
+        assert r.body == expect
+
+
+def test_large_response_slow_reader(srv):
+    # Backpressure: the worker must keep the data until the client reads.
+    n = 3_000_000
+    with raw(srv) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        c.send(request("GET", f"/big?n={n}"))
+        time.sleep(1.0)
+        r = c.read_response()
+        assert len(r.body) == n
+
+
+# ------------------------------------------------------------ refusals
+
+
+def test_garbage_gets_400(srv):
+    with raw(srv) as c:
+        c.send(b"GARBAGE!!\x01\x02 \r\n\r\n")
+        r = c.read_response()
+        assert r.status == 400
+        assert c.is_closed()
+
+
+def test_bad_header_name_gets_400(srv):
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n")
+        assert c.read_response().status == 400
+
+
+def test_missing_host_gets_400(srv):
+    # RFC 9112 3.2: a 1.1 request without Host MUST get 400.
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\n\r\n")
+        assert c.read_response().status == 400
+
+
+def test_duplicate_content_length_gets_400(srv):
+    # RFC 9112 6.3 (5): differing Content-Length values are an error.
+    with raw(srv) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+               b"Content-Length: 4\r\n\r\nabcd")
+        assert c.read_response().status == 400
+
+
+def test_content_length_and_chunked_closes(srv):
+    # RFC 9112 6.1: reject, or use chunked; either way close afterwards.
+    with raw(srv) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n" + chunk("hey")
+               + LAST_CHUNK)
+        r = c.read_response()
+        assert r.status in (400, 200)
+        if r.status == 200:
+            assert r.body == b"hey"
+        assert c.is_closed()
+
+
+def test_bad_chunk_size(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/echo",
+                       headers=[("Transfer-Encoding", "chunked")])
+               + b"zz\r\nhello\r\n0\r\n\r\n")
+        try:
+            r = c.read_response()
+        except IncompleteResponse:
+            return  # closed without a response: acceptable
+        assert r.status == 400
+
+
+def test_http3_version_gets_505(srv):
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/3.0\r\nHost: x\r\n\r\n")
+        assert c.read_response().status == 505
+
+
+def test_long_request_line_gets_414(limited):
+    with raw(limited) as c:
+        c.send(request("GET", "/" + "a" * 2000))
+        assert c.read_response().status == 414
+
+
+def test_request_line_within_limit(limited):
+    with raw(limited) as c:
+        r = get(c, "/tag?tag=" + "b" * 900)
+        assert r.status == 200
+
+
+def test_too_many_headers_gets_431(limited):
+    with raw(limited) as c:
+        c.send(request("GET", "/", headers=[
+            (f"X-H{i}", "v") for i in range(30)]))
+        assert c.read_response().status == 431
+
+
+def test_headers_too_big_gets_431(limited):
+    with raw(limited) as c:
+        c.send(request("GET", "/", headers=[("X-Big", "v" * 5000)]))
+        assert c.read_response().status == 431
+
+
+def test_headers_within_limits(limited):
+    with raw(limited) as c:
+        r = get(c, "/", headers=[(f"X-H{i}", "v" * 50) for i in range(15)])
+        assert r.status == 200
+
+
+def test_body_over_limit_content_length_413(limited):
+    # Refused from the Content-Length alone: the body is never sent.
+    with raw(limited) as c:
+        c.send(request("POST", "/echo", body=b"",
+                       headers=[("Content-Length", str(2 * 1024 * 1024))]))
+        r = c.read_response()
+        assert r.status == 413
+
+
+def test_body_over_limit_expect_gets_413_not_100(limited):
+    with raw(limited) as c:
+        c.send(request("POST", "/echo", body=b"", headers=[
+            ("Content-Length", str(2 * 1024 * 1024)),
+            ("Expect", "100-continue")]))
+        r = c.read_response(interim=True)
+        assert r.status == 413
+
+
+def test_body_over_limit_chunked(limited):
+    data = b"x" * 65536
+    with raw(limited) as c:
+        c.send(request("POST", "/echo",
+                       headers=[("Transfer-Encoding", "chunked")]))
+        try:
+            for _ in range(20):  # 1.25 MiB > 1 MiB
+                c.send(chunk(data))
+            c.send(LAST_CHUNK)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            r = c.read_response()
+        except (IncompleteResponse, ConnectionResetError):
+            return  # closed without a 200: acceptable
+        assert r.status == 413
+
+
+def test_body_at_limit_accepted(limited):
+    body = b"y" * (1024 * 1024)
+    with raw(limited) as c:
+        r = get(c, "/echo", method="POST", body=body)
+        assert r.status == 200
+        assert len(r.body) == len(body)
+
+
+# ------------------------------------------------------------ timeouts
+
+
+def test_keepalive_idle_timeout_closes(limited):
+    with raw(limited) as c:
+        assert get(c, "/").status == 200
+        assert c.is_closed(timeout=10)
+
+
+def test_idle_connection_without_request_closes(limited):
+    with raw(limited) as c:
+        assert c.is_closed(timeout=10)
+
+
+def test_header_read_timeout(limited):
+    with raw(limited) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        try:
+            r = c.read_response()
+        except IncompleteResponse:
+            return  # closed: acceptable
+        assert r.status == 408
+        assert c.is_closed(timeout=10)

@@ -1,0 +1,211 @@
+"""Real frameworks and asyncio on the worker's loop: Starlette (streaming,
+sync route, upload, lifespan state), FastAPI (sync and async routes,
+pydantic body), asyncio/anyio features, an httpx client inside the app."""
+
+import hashlib
+import os
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import running
+from httpraw import request
+
+
+@pytest.fixture(scope="module")
+def star(tmp_path_factory):
+    with running(tmp_path_factory.mktemp("star"),
+                 {"app": "starlette_app:app"}) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory):
+    with running(tmp_path_factory.mktemp("fast"),
+                 {"app": "fastapi_app:app"}) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def aio(tmp_path_factory):
+    with running(tmp_path_factory.mktemp("aio"),
+                 {"app": "asyncio_app:app"}) as s:
+        yield s
+
+
+# ------------------------------------------------------------ Starlette
+
+
+def test_starlette_hello(star):
+    r = httpx.get(f"{star.url}/", timeout=10)
+    assert r.status_code == 200
+    assert r.text == "hello from starlette"
+
+
+def test_starlette_streaming_response(star):
+    from conftest import raw
+    with raw(star) as c:
+        c.send(request("GET", "/stream?n=5"))
+        r = c.read_response()
+    assert r.status == 200
+    assert r.chunked
+    assert r.body == b"".join(f"chunk {i}\n".encode() for i in range(5))
+    # Streamed: the generator's pieces were sent as they came.
+    assert len(r.chunks) >= 2
+
+
+def test_starlette_streaming_with_httpx(star):
+    with httpx.stream("GET", f"{star.url}/stream?n=20", timeout=10) as r:
+        lines = list(r.iter_lines())
+    assert lines == [f"chunk {i}" for i in range(20)]
+
+
+def test_starlette_sync_route_runs_in_threadpool(star):
+    r = httpx.get(f"{star.url}/sync", timeout=10)
+    assert r.status_code == 200
+    assert r.json()["main"] is False
+
+
+def test_starlette_upload_10mb_sha256(star):
+    data = os.urandom(10 * 1024 * 1024)
+    r = httpx.post(f"{star.url}/upload", content=data, timeout=30)
+    assert r.status_code == 200
+    d = r.json()
+    assert d["size"] == len(data)
+    assert d["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_starlette_upload_chunked_generator(star):
+    parts = [os.urandom(100_000) for _ in range(20)]
+
+    def gen():
+        for p in parts:
+            yield p
+
+    r = httpx.post(f"{star.url}/upload", content=gen(), timeout=30)
+    d = r.json()
+    assert d["size"] == sum(map(len, parts))
+    assert d["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def test_starlette_lifespan_state(star):
+    a = httpx.get(f"{star.url}/state", timeout=10).json()
+    b = httpx.get(f"{star.url}/state", timeout=10).json()
+    assert a["db"] == "connected"
+    # The counter list is shared (shallow copy): the second request sees
+    # the first one's increment.
+    assert b["counter"] == a["counter"] + 1
+
+
+def test_starlette_concurrent_clients(star):
+    errors = []
+
+    def worker():
+        try:
+            with httpx.Client(timeout=10) as c:
+                for _ in range(20):
+                    assert c.get(f"{star.url}/").status_code == 200
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert not errors
+
+
+# ------------------------------------------------------------ FastAPI
+
+
+def test_fastapi_sync_route(fast):
+    r = httpx.get(f"{fast.url}/sync", timeout=10)
+    assert r.status_code == 200
+    assert r.json() == {"kind": "sync", "main_thread": False}
+
+
+def test_fastapi_async_route(fast):
+    r = httpx.get(f"{fast.url}/async", timeout=10)
+    assert r.json() == {"kind": "async", "task": True}
+
+
+def test_fastapi_pydantic_body(fast):
+    r = httpx.post(f"{fast.url}/items",
+                   json={"name": "pen", "price": 1.5, "tags": ["a"]},
+                   timeout=10)
+    assert r.status_code == 200
+    assert r.json() == {"name": "pen", "total": 3.0, "tags": ["a"]}
+
+
+def test_fastapi_validation_error(fast):
+    r = httpx.post(f"{fast.url}/items", json={"name": "pen"}, timeout=10)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == "price"
+
+
+def test_fastapi_path_and_query(fast):
+    r = httpx.get(f"{fast.url}/items/42?q=x%20y", timeout=10)
+    assert r.json() == {"item_id": 42, "q": "x y"}
+
+
+def test_fastapi_openapi(fast):
+    r = httpx.get(f"{fast.url}/openapi.json", timeout=10)
+    assert r.status_code == 200
+    assert "/items" in r.json()["paths"]
+
+
+# ------------------------------------------------------------ asyncio
+
+
+def test_asyncio_create_task_and_current_task(aio):
+    d = httpx.get(f"{aio.url}/task", timeout=10).json()
+    assert d["task_result"] == 42
+    assert d["gathered"] == [2, 4]
+    assert d["current_task"] is True
+
+
+def test_asyncio_timer(aio):
+    d = httpx.get(f"{aio.url}/timer", timeout=10).json()
+    assert d["value"] == "fired"
+
+
+def test_asyncio_run_in_executor(aio):
+    d = httpx.get(f"{aio.url}/executor", timeout=10).json()
+    assert d["executor_thread"] != "MainThread"
+    assert d["to_thread_main"] is False
+
+
+def test_anyio(aio):
+    d = httpx.get(f"{aio.url}/anyio", timeout=10).json()
+    assert d == {"results": [0, 1, 2], "thread": "from thread"}
+
+
+def test_httpx_client_inside_app_on_one_worker(aio):
+    # One worker: the inner request is served by the same loop while the
+    # outer one awaits it, so the loop must not block.
+    d = httpx.get(f"{aio.url}/httpx?port={aio.port}", timeout=20).json()
+    assert d["status"] == 200
+    assert d["inner"]["task_result"] == 42
+
+
+def test_concurrent_sleeps_overlap_on_one_worker(aio):
+    results = []
+
+    def one():
+        results.append(httpx.get(f"{aio.url}/sleep-gather",
+                                 timeout=10).json())
+
+    t0 = time.monotonic()
+    ts = [threading.Thread(target=one) for _ in range(5)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    elapsed = time.monotonic() - t0
+    assert len(results) == 5
+    assert len({r["pid"] for r in results}) == 1
+    # Generous bound: 5 sequential sleeps would take 5 s.
+    assert elapsed < 4.5

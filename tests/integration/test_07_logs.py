@@ -1,0 +1,155 @@
+"""Logs: the error log line format, log levels and files, the access log
+(off by default, combined with a request time when on)."""
+
+import re
+import time
+
+import httpx
+
+from conftest import LOG_LINE_RE, wait_until
+
+COMBINED_RE = re.compile(
+    r'^(?P<addr>\S+) - (?P<user>\S+) \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:'
+    r'\d\d [+-]\d{4})\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
+    r'(?P<bytes>\d+|-) "(?P<referer>[^"]*)" "(?P<ua>[^"]*)"(?P<rest>.*)$'
+)
+
+
+def test_every_error_log_line_has_the_prefix(server):
+    s = server({"workers": 2, "log": {"level": "info"}})
+    httpx.get(f"{s.url}/", timeout=10)
+    httpx.get(f"{s.url}/raise-before", timeout=10)
+    s.wait_log(r"boom-before-start")
+    assert s.stop() == 0
+    lines = s.log_text().splitlines()
+    assert lines
+    for line in lines:
+        assert LOG_LINE_RE.match(line), f"bad log line: {line!r}"
+
+
+def test_master_and_worker_pid_slot(server):
+    s = server({"workers": 2})
+    master = s.master_pid
+    assert s.log_lines()
+    for line in s.log_lines():
+        m = LOG_LINE_RE.match(line)
+        pid, slot = int(m.group(2)), int(m.group(3))
+        if slot == 0:
+            assert pid == master, line
+        else:
+            assert s.worker_pids().get(slot) == pid or \
+                pid in s.worker_pids_all(), line
+
+
+def test_access_log_off_by_default(server):
+    s = server()
+    httpx.get(f"{s.url}/access-probe", timeout=10)
+    assert s.stop() == 0
+    assert "/access-probe" not in s.log_text()
+    assert "/access-probe" not in s.stdout_text()
+
+
+def test_access_log_combined_with_request_time(server, tmp_path):
+    access = tmp_path / "access.log"
+    s = server({"log": {"access_log": str(access)}})
+    n = 5
+    for i in range(n):
+        httpx.get(f"{s.url}/tag?tag={i}&x=y",
+                  headers={"User-Agent": "am-test/1.0",
+                           "Referer": "http://ref.example/"}, timeout=10)
+    httpx.post(f"{s.url}/echo", content=b"abc", timeout=10)
+    httpx.get(f"{s.url}/nope", timeout=10)
+    assert wait_until(
+        lambda: access.exists() and
+        len(access.read_text().splitlines()) >= n + 2, 5)
+    lines = access.read_text().splitlines()
+    assert len(lines) == n + 2, lines
+    for i, line in enumerate(lines[:n]):
+        m = COMBINED_RE.match(line)
+        assert m, line
+        assert m["addr"] == "127.0.0.1"
+        assert m["request"] == f"GET /tag?tag={i}&x=y HTTP/1.1"
+        assert m["status"] == "200"
+        assert m["bytes"] == str(len(str(i)))
+        assert m["referer"] == "http://ref.example/"
+        assert m["ua"] == "am-test/1.0"
+        # The request time follows the combined fields.
+        assert re.search(r"\d+(\.\d+)?", m["rest"]), line
+    assert COMBINED_RE.match(lines[n])["request"].startswith("POST /echo")
+    assert COMBINED_RE.match(lines[n + 1])["status"] == "404"
+    # The access log does not go to the error log.
+    assert "/tag?tag=0" not in s.log_text()
+
+
+def test_access_log_stdout(server):
+    s = server({"log": {"access_log": "stdout"}})
+    httpx.get(f"{s.url}/to-stdout", timeout=10)
+    assert wait_until(lambda: "/to-stdout" in s.stdout_text(), 5)
+    assert "/to-stdout" not in s.log_text()
+
+
+def test_access_log_common_format(server, tmp_path):
+    access = tmp_path / "common.log"
+    s = server({"log": {"access_log": str(access),
+                        "access_format": "common"}})
+    httpx.get(f"{s.url}/c", timeout=10)
+    assert wait_until(lambda: access.exists() and access.read_text(), 5)
+    line = access.read_text().splitlines()[0]
+    assert re.match(r'^127\.0\.0\.1 - \S+ \[[^\]]+\] "GET /c HTTP/1\.1" '
+                    r'404 \d+$', line), line
+
+
+def test_access_log_failed_request_logged(server, tmp_path):
+    access = tmp_path / "access.log"
+    s = server({"log": {"access_log": str(access)}})
+    httpx.get(f"{s.url}/raise-before", timeout=10)
+    assert wait_until(lambda: access.exists() and access.read_text(), 5)
+    m = COMBINED_RE.match(access.read_text().splitlines()[0])
+    assert m and m["status"] == "500"
+
+
+def test_error_log_to_file(server, tmp_path):
+    path = tmp_path / "error.log"
+    s = server({"log": {"error_log": str(path), "level": "notice"}})
+    assert path.exists()
+    assert "started" in path.read_text()
+    assert "started" not in s.stderr_path.read_text()
+
+
+def test_log_level_warn_hides_notice(server):
+    s = server({"log": {"level": "warn"}}, start=False)
+    s.start(wait=False)
+
+    def ok():
+        try:
+            return httpx.get(f"{s.url}/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    assert wait_until(ok, 15, 0.2)
+    assert s.stop() == 0
+    assert not s.log_lines("notice")
+
+
+def test_log_level_debug_shows_more(server):
+    s = server({"log": {"level": "debug"}})
+    httpx.get(f"{s.url}/", timeout=10)
+    time.sleep(0.2)
+    assert s.log_lines("debug")
+
+
+def test_client_errors_logged_at_info(server):
+    s = server({"log": {"level": "info"}})
+    from conftest import raw
+    with raw(s) as c:
+        c.send(b"GARBAGE!!\x01\x02 \r\n\r\n")
+        c.read_response()
+    time.sleep(0.3)
+    # 400s are the client's fault: at most [info], never [error].
+    assert not s.log_lines("error"), s.log_text()
+
+
+def test_app_traceback_has_error_level(server):
+    s = server()
+    httpx.get(f"{s.url}/raise-before", timeout=10)
+    s.wait_log(r"\[error\] \d+#1: .*boom-before-start")
