@@ -27,11 +27,11 @@ typedef struct am_listen_s {
     char *address; /* as written: "127.0.0.1:8000", "[::1]:8000", "unix:/p" */
     struct sockaddr_storage addr; /* resolved by am_conf_parse_address() */
     socklen_t addrlen;
-    int family;     /* AF_INET, AF_INET6 or AF_UNIX */
-    char *path;     /* AF_UNIX: the socket path, else NULL */
-    int backlog;    /* listen(2) backlog, default 1024 */
-    int mode;       /* AF_UNIX: chmod of the socket, -1 for the umask's */
-    int fd;         /* set by the master once bound, -1 before */
+    int family;       /* AF_INET, AF_INET6 or AF_UNIX */
+    char *path;       /* AF_UNIX: the socket path, else NULL */
+    int backlog;      /* listen(2) backlog, default 1024 */
+    int mode;         /* AF_UNIX: chmod of the socket, -1 for the umask's */
+    int fd;           /* set by the master once bound, -1 before */
     int line, column; /* where it was declared, for errors; 0 from a flag */
 } am_listen_t;
 
@@ -39,19 +39,19 @@ typedef struct am_conf_s {
     char *file; /* the config file, NULL with no -c */
 
     /* application */
-    char *app;          /* "module:attr" (attr may be dotted) */
-    int factory;        /* app is a factory: call it with no arguments */
-    char *chdir;        /* chdir before import; default: the cwd */
-    char **pythonpath;  /* prepended to sys.path, in order */
+    char *app;         /* "module:attr" (attr may be dotted) */
+    int factory;       /* app is a factory: call it with no arguments */
+    char *chdir;       /* chdir before import; default: the cwd */
+    char **pythonpath; /* prepended to sys.path, in order */
     size_t npythonpath;
-    char *virtualenv;   /* default: $VIRTUAL_ENV when set */
-    char **env_names;   /* set in the workers' environment */
+    char *virtualenv; /* default: $VIRTUAL_ENV when set */
+    char **env_names; /* set in the workers' environment */
     char **env_values;
     size_t nenv;
-    int workers;        /* 0 in the file means: number of CPUs */
-    int lifespan;       /* AM_LIFESPAN_* */
-    char *root_path;    /* ASGI root_path, "" by default */
-    int server_header;  /* send "Server: asgimaster", default 1 */
+    int workers;       /* 0 in the file means: number of CPUs */
+    int lifespan;      /* AM_LIFESPAN_* */
+    char *root_path;   /* ASGI root_path, "" by default */
+    int server_header; /* send "Server: asgimaster", default 1 */
 
     am_listen_t *listen; /* default: one listener on 127.0.0.1:8000 */
     size_t nlisten;
@@ -63,15 +63,15 @@ typedef struct am_conf_s {
     char *access_format; /* "combined" (default) or a format string */
 
     /* limits (bytes or counts) */
-    size_t limit_request_line;  /* 8KiB: longer -> 414 */
-    size_t limit_header_size;   /* 64KiB, all header fields: -> 431 */
-    size_t limit_header_count;  /* 100 fields: more -> 431 */
-    size_t limit_body_size;     /* 100MiB; 0 is unlimited: more -> 413 */
-    size_t limit_body_buffer;   /* 64KiB of request body buffered before
-                                   reading the socket pauses */
-    size_t limit_write_buffer;  /* 256KiB of response output queued before
-                                   send() waits for the socket */
-    size_t limit_connections;   /* per worker, default 10000 */
+    size_t limit_request_line; /* 8KiB: longer -> 414 */
+    size_t limit_header_size;  /* 64KiB, all header fields: -> 431 */
+    size_t limit_header_count; /* 100 fields: more -> 431 */
+    size_t limit_body_size;    /* 100MiB; 0 is unlimited: more -> 413 */
+    size_t limit_body_buffer;  /* 64KiB of request body buffered before
+                                  reading the socket pauses */
+    size_t limit_write_buffer; /* 256KiB of response output queued before
+                                  send() waits for the socket */
+    size_t limit_connections;  /* per worker, default 10000 */
 
     /* timeouts (milliseconds) */
     am_msec_t timeout_keepalive;   /* 5s idle between requests */
@@ -111,5 +111,24 @@ void am_conf_clear_listen(am_conf_t *conf);
  * AM_OK or AM_ERROR. */
 int am_parse_size(const char *s, size_t *out);
 int am_parse_duration(const char *s, am_msec_t *out);
+
+/* Set one key from a string as the file would (a command-line flag):
+ * am_conf_set(conf, "workers", "4", ...), "log.level", "lifespan",
+ * "log.access_log", "chdir", "root_path", "factory" ("true"), "pythonpath"
+ * (one path), "listen" (replaces the listeners with one address). Lists
+ * and maps other than those cannot be set so. AM_OK or AM_ERROR with err
+ * naming the key, what was expected and what was found (no position). */
+int am_conf_set(am_conf_t *conf, const char *key, const char *value, char *err,
+                size_t size);
+
+/* "module:attr" with dotted identifiers on both sides? AM_OK, or AM_ERROR
+ * with err saying what is wrong. */
+int am_conf_check_app(const char *app, char *err, size_t size);
+
+/* For "did you mean": the optimal string alignment (Damerau-Levenshtein)
+ * distance between a and b, ignoring case; and whether a typed word at
+ * distance d from a known one is close enough to suggest it. */
+size_t am_conf_distance(const char *a, const char *b);
+int am_conf_is_close(const char *typed, const char *known, size_t d);
 
 #endif

@@ -1,0 +1,102 @@
+/* common/conf_schema.c: every configuration key, one row each.
+ *
+ * Adding a key: add its field to am_conf_t (common/conf.h), its row here,
+ * and its entry to man/asgimaster.yaml.5 and conf/server.yaml. Defaults are
+ * written as in the file and go through the same parser as the file does,
+ * so a default can never be a value the loader would refuse.
+ */
+
+#include <string.h>
+
+#include "common/conf.h"
+#include "common/conf_schema.h"
+
+#define S AM_CONF_SCALAR
+#define L AM_CONF_LIST
+#define M AM_CONF_MAP
+
+#define KiB  ((int64_t)1024)
+#define MiB  (1024 * KiB)
+#define GiB  (1024 * MiB)
+#define SEC  ((int64_t)1000)
+#define HOUR (3600 * SEC)
+
+#define CONF(field)   offsetof(am_conf_t, field)
+#define LISTEN(field) offsetof(am_listen_t, field)
+
+const am_conf_key_t am_conf_keys[] = {
+    /* application */
+    { "app", S, AM_CONF_APP, CONF(app), 0, 0, NULL, 1 },
+    { "factory", S, AM_CONF_BOOL, CONF(factory), 0, 1, "false", 1 },
+    { "chdir", S, AM_CONF_PATH, CONF(chdir), 0, 0, NULL, 1 },
+    { "pythonpath", S | L, AM_CONF_PYTHONPATH, CONF(pythonpath), 0, 0, NULL,
+      1 },
+    { "virtualenv", S, AM_CONF_PATH, CONF(virtualenv), 0, 0, NULL, 1 },
+    { "env", M, AM_CONF_ENV, CONF(env_names), 0, 0, NULL, 1 },
+    { "workers", S, AM_CONF_WORKERS, CONF(workers), 1, 1024, "auto", 1 },
+    { "lifespan", S, AM_CONF_LIFESPAN, CONF(lifespan), 0, 0, "auto", 1 },
+    { "root_path", S, AM_CONF_STRING, CONF(root_path), 0, 0, "", 1 },
+    { "server_header", S, AM_CONF_BOOL, CONF(server_header), 0, 1, "true", 1 },
+
+    /* listeners; the default (127.0.0.1:8000) comes from am_conf_finish() */
+    { "listen", S | L | M, AM_CONF_LISTEN, CONF(listen), 0, 0, NULL, 1 },
+    { "listen.address", S, AM_CONF_ADDRESS, LISTEN(address), 0, 0, NULL, 1 },
+    { "listen.backlog", S, AM_CONF_BACKLOG, LISTEN(backlog), 1, 65535, "1024",
+      1 },
+    { "listen.mode", S, AM_CONF_MODE, LISTEN(mode), 0, 0777, NULL, 1 },
+
+    /* logs */
+    { "log", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
+    { "log.level", S, AM_CONF_LOG_LEVEL, CONF(log_level), 0, 0, "notice", 1 },
+    { "log.error_log", S, AM_CONF_ERROR_LOG, CONF(error_log), 0, 0, "stderr",
+      1 },
+    { "log.access_log", S, AM_CONF_ACCESS_LOG, CONF(access_log), 0, 0, "off",
+      1 },
+    { "log.access_format", S, AM_CONF_ACCESS_FMT, CONF(access_format), 0, 0,
+      "combined", 1 },
+
+    /* limits */
+    { "limits", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
+    { "limits.request_line", S, AM_CONF_SIZE, CONF(limit_request_line), 256,
+      1 * MiB, "8KiB", 1 },
+    { "limits.header_size", S, AM_CONF_SIZE, CONF(limit_header_size), 1 * KiB,
+      16 * MiB, "64KiB", 1 },
+    { "limits.header_count", S, AM_CONF_COUNT, CONF(limit_header_count), 1,
+      10000, "100", 1 },
+    { "limits.body_size", S, AM_CONF_SIZE, CONF(limit_body_size), 0, INT64_MAX,
+      "100MiB", 1 },
+    { "limits.body_buffer", S, AM_CONF_SIZE, CONF(limit_body_buffer), 1 * KiB,
+      1 * GiB, "64KiB", 1 },
+    { "limits.write_buffer", S, AM_CONF_SIZE, CONF(limit_write_buffer), 1 * KiB,
+      1 * GiB, "256KiB", 1 },
+    { "limits.connections", S, AM_CONF_COUNT, CONF(limit_connections), 1,
+      1000000, "10000", 1 },
+
+    /* timeouts */
+    { "timeouts", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
+    { "timeouts.keepalive", S, AM_CONF_MSEC, CONF(timeout_keepalive), 0,
+      24 * HOUR, "5s", 1 },
+    { "timeouts.header_read", S, AM_CONF_MSEC, CONF(timeout_header_read), 1,
+      24 * HOUR, "10s", 1 },
+    { "timeouts.body_read", S, AM_CONF_MSEC, CONF(timeout_body_read), 1,
+      24 * HOUR, "60s", 1 },
+    { "timeouts.write", S, AM_CONF_MSEC, CONF(timeout_write), 1, 24 * HOUR,
+      "60s", 1 },
+    { "timeouts.graceful", S, AM_CONF_MSEC, CONF(timeout_graceful), 0,
+      24 * HOUR, "30s", 1 },
+    { "timeouts.boot", S, AM_CONF_MSEC, CONF(timeout_boot), 1, 24 * HOUR, "60s",
+      1 },
+};
+
+const size_t am_conf_nkeys = sizeof(am_conf_keys) / sizeof(am_conf_keys[0]);
+
+const am_conf_key_t *
+am_conf_schema_find(const char *name)
+{
+    for (size_t i = 0; i < am_conf_nkeys; i++) {
+        if (strcmp(am_conf_keys[i].name, name) == 0) {
+            return &am_conf_keys[i];
+        }
+    }
+    return NULL;
+}

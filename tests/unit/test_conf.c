@@ -1,0 +1,1129 @@
+/* tests/unit/test_conf.c: the YAML config loader (common/conf.c): every key,
+ * the defaults, the size and duration parsers, listener addresses and the
+ * exact text of every kind of error, position included.
+ */
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "common/conf_schema.h"
+#include "common/log.h"
+#include "tests/unit/unit.h"
+
+static char err[1024];
+
+/* Load yaml on the defaults; the test owns the result. */
+static am_conf_t *
+load(const char *yaml)
+{
+    am_conf_t *conf = am_conf_create();
+    int rc;
+
+    err[0] = '\0';
+    rc = am_conf_load_string(conf, "server.yaml", yaml, strlen(yaml), err,
+                             sizeof(err));
+    if (rc != AM_OK) {
+        fprintf(stderr, "  unexpected error: %s\n", err);
+    }
+    ASSERT_EQ(rc, AM_OK);
+    return conf;
+}
+
+/* The error yaml gives. */
+static const char *
+load_error(const char *yaml)
+{
+    am_conf_t *conf = am_conf_create();
+    int rc;
+
+    err[0] = '\0';
+    rc = am_conf_load_string(conf, "server.yaml", yaml, strlen(yaml), err,
+                             sizeof(err));
+    am_conf_destroy(conf);
+    ASSERT_EQ(rc, AM_ERROR);
+    return err;
+}
+
+static const char *
+write_file(const char *text)
+{
+    static char path[64];
+    int fd;
+
+    snprintf(path, sizeof(path), "/tmp/test_conf.%d.yaml", (int)getpid());
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_TRUE(fd != -1);
+    ASSERT_EQ(write(fd, text, strlen(text)), (long long)strlen(text));
+    close(fd);
+    return path;
+}
+
+static const char full_yaml[] =
+    "# every key, none at its default\n"
+    "app: pkg.main:make.app\n"
+    "factory: yes\n"
+    "chdir: /srv/app\n"
+    "pythonpath: [src, lib]\n"
+    "virtualenv: /srv/venv\n"
+    "env: {MODE: prod, PORT: 8000, EMPTY: }\n"
+    "workers: 3\n"
+    "lifespan: off\n"
+    "root_path: /api\n"
+    "server_header: false\n"
+    "listen:\n"
+    "  - address: 127.0.0.1:8001\n"
+    "    backlog: 511\n"
+    "  - address: unix:/run/app.sock\n"
+    "    mode: \"0660\"\n"
+    "  - \"[::1]:8002\"\n"
+    "  - :8003\n"
+    "log:\n"
+    "  level: debug\n"
+    "  error_log: /var/log/am/error.log\n"
+    "  access_log: /var/log/am/access.log\n"
+    "  access_format: \"$remote_addr $status ${request_time}s\"\n"
+    "limits:\n"
+    "  request_line: 4KiB\n"
+    "  header_size: 32KB\n"
+    "  header_count: 50\n"
+    "  body_size: 0\n"
+    "  body_buffer: 1MiB\n"
+    "  write_buffer: 2M\n"
+    "  connections: 500\n"
+    "timeouts:\n"
+    "  keepalive: 250ms\n"
+    "  header_read: 2\n"
+    "  body_read: 1m30s\n"
+    "  write: 1h\n"
+    "  graceful: 0\n"
+    "  boot: 2m\n";
+
+TEST(full_file_every_key)
+{
+    am_conf_t *c = load(full_yaml);
+    struct sockaddr_in *sin;
+    struct sockaddr_in6 *sin6;
+    struct sockaddr_un *sun;
+
+    ASSERT_STR_EQ(c->app, "pkg.main:make.app");
+    ASSERT_EQ(c->factory, 1);
+    ASSERT_STR_EQ(c->chdir, "/srv/app");
+    ASSERT_EQ(c->npythonpath, 2);
+    ASSERT_STR_EQ(c->pythonpath[0], "src");
+    ASSERT_STR_EQ(c->pythonpath[1], "lib");
+    ASSERT_STR_EQ(c->virtualenv, "/srv/venv");
+    ASSERT_EQ(c->nenv, 3);
+    ASSERT_STR_EQ(c->env_names[0], "MODE");
+    ASSERT_STR_EQ(c->env_values[0], "prod");
+    ASSERT_STR_EQ(c->env_names[1], "PORT");
+    ASSERT_STR_EQ(c->env_values[1], "8000");
+    ASSERT_STR_EQ(c->env_names[2], "EMPTY");
+    ASSERT_STR_EQ(c->env_values[2], "");
+    ASSERT_EQ(c->workers, 3);
+    ASSERT_EQ(c->lifespan, AM_LIFESPAN_OFF);
+    ASSERT_STR_EQ(c->root_path, "/api");
+    ASSERT_EQ(c->server_header, 0);
+
+    ASSERT_EQ(c->nlisten, 4);
+    ASSERT_STR_EQ(c->listen[0].address, "127.0.0.1:8001");
+    ASSERT_EQ(c->listen[0].family, AF_INET);
+    sin = (struct sockaddr_in *)&c->listen[0].addr;
+    ASSERT_EQ(ntohs(sin->sin_port), 8001);
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+    ASSERT_EQ(c->listen[0].addrlen, sizeof(struct sockaddr_in));
+    ASSERT_EQ(c->listen[0].backlog, 511);
+    ASSERT_EQ(c->listen[0].mode, -1);
+    ASSERT_EQ(c->listen[0].fd, -1);
+    ASSERT_EQ(c->listen[0].line, 13);
+    ASSERT_EQ(c->listen[0].column, 14);
+    ASSERT_TRUE(c->listen[0].path == NULL);
+
+    ASSERT_EQ(c->listen[1].family, AF_UNIX);
+    ASSERT_STR_EQ(c->listen[1].path, "/run/app.sock");
+    sun = (struct sockaddr_un *)&c->listen[1].addr;
+    ASSERT_EQ(sun->sun_family, AF_UNIX);
+    ASSERT_STR_EQ(sun->sun_path, "/run/app.sock");
+    ASSERT_EQ(c->listen[1].mode, 0660);
+    ASSERT_EQ(c->listen[1].backlog, 1024);
+
+    ASSERT_EQ(c->listen[2].family, AF_INET6);
+    ASSERT_STR_EQ(c->listen[2].address, "[::1]:8002");
+    sin6 = (struct sockaddr_in6 *)&c->listen[2].addr;
+    ASSERT_EQ(ntohs(sin6->sin6_port), 8002);
+    ASSERT_TRUE(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+    ASSERT_EQ(c->listen[2].line, 17);
+    ASSERT_EQ(c->listen[2].column, 5);
+
+    ASSERT_EQ(c->listen[3].family, AF_INET);
+    sin = (struct sockaddr_in *)&c->listen[3].addr;
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_ANY);
+    ASSERT_EQ(ntohs(sin->sin_port), 8003);
+
+    ASSERT_EQ(c->log_level, AM_LOG_DEBUG);
+    ASSERT_STR_EQ(c->error_log, "/var/log/am/error.log");
+    ASSERT_STR_EQ(c->access_log, "/var/log/am/access.log");
+    ASSERT_STR_EQ(c->access_format, "$remote_addr $status ${request_time}s");
+
+    ASSERT_EQ(c->limit_request_line, 4096);
+    ASSERT_EQ(c->limit_header_size, 32000);
+    ASSERT_EQ(c->limit_header_count, 50);
+    ASSERT_EQ(c->limit_body_size, 0);
+    ASSERT_EQ(c->limit_body_buffer, 1024 * 1024);
+    ASSERT_EQ(c->limit_write_buffer, 2000000);
+    ASSERT_EQ(c->limit_connections, 500);
+
+    ASSERT_EQ(c->timeout_keepalive, 250);
+    ASSERT_EQ(c->timeout_header_read, 2000);
+    ASSERT_EQ(c->timeout_body_read, 90000);
+    ASSERT_EQ(c->timeout_write, 3600000);
+    ASSERT_EQ(c->timeout_graceful, 0);
+    ASSERT_EQ(c->timeout_boot, 120000);
+    am_conf_destroy(c);
+}
+
+/* The full file exercises every row of the schema. */
+TEST(full_file_names_every_schema_key)
+{
+    const char *dot;
+    char word[64];
+
+    for (size_t i = 0; i < am_conf_nkeys; i++) {
+        dot = strrchr(am_conf_keys[i].name, '.');
+        snprintf(word, sizeof(word),
+                 "%s:", dot ? dot + 1 : am_conf_keys[i].name);
+        if (strstr(full_yaml, word) == NULL) {
+            fprintf(stderr, "  key %s not in full_yaml\n",
+                    am_conf_keys[i].name);
+        }
+        ASSERT_TRUE(strstr(full_yaml, word) != NULL);
+    }
+}
+
+TEST(defaults)
+{
+    am_conf_t *c = am_conf_create();
+
+    ASSERT_TRUE(c->file == NULL);
+    ASSERT_TRUE(c->app == NULL);
+    ASSERT_EQ(c->factory, 0);
+    ASSERT_TRUE(c->chdir == NULL);
+    ASSERT_EQ(c->npythonpath, 0);
+    ASSERT_TRUE(c->virtualenv == NULL);
+    ASSERT_EQ(c->nenv, 0);
+    ASSERT_EQ(c->workers, 0);
+    ASSERT_EQ(c->lifespan, AM_LIFESPAN_AUTO);
+    ASSERT_STR_EQ(c->root_path, "");
+    ASSERT_EQ(c->server_header, 1);
+    ASSERT_EQ(c->nlisten, 0);
+    ASSERT_EQ(c->log_level, AM_LOG_NOTICE);
+    ASSERT_TRUE(c->error_log == NULL);
+    ASSERT_TRUE(c->access_log == NULL);
+    ASSERT_STR_EQ(c->access_format, "combined");
+    ASSERT_EQ(c->limit_request_line, 8 * 1024);
+    ASSERT_EQ(c->limit_header_size, 64 * 1024);
+    ASSERT_EQ(c->limit_header_count, 100);
+    ASSERT_EQ(c->limit_body_size, 100 * 1024 * 1024);
+    ASSERT_EQ(c->limit_body_buffer, 64 * 1024);
+    ASSERT_EQ(c->limit_write_buffer, 256 * 1024);
+    ASSERT_EQ(c->limit_connections, 10000);
+    ASSERT_EQ(c->timeout_keepalive, 5000);
+    ASSERT_EQ(c->timeout_header_read, 10000);
+    ASSERT_EQ(c->timeout_body_read, 60000);
+    ASSERT_EQ(c->timeout_write, 60000);
+    ASSERT_EQ(c->timeout_graceful, 30000);
+    ASSERT_EQ(c->timeout_boot, 60000);
+    am_conf_destroy(c);
+}
+
+TEST(empty_file_is_all_defaults)
+{
+    am_conf_t *c = load(""), *d = load("# only a comment\n"),
+              *e = load("---\n");
+
+    ASSERT_EQ(c->workers, 0);
+    ASSERT_STR_EQ(d->access_format, "combined");
+    ASSERT_EQ(e->timeout_boot, 60000);
+    am_conf_destroy(c);
+    am_conf_destroy(d);
+    am_conf_destroy(e);
+}
+
+TEST(null_values_keep_defaults)
+{
+    am_conf_t *c = load("workers:\nvirtualenv: ~\nlog:\nlimits: null\n"
+                        "listen:\n");
+
+    ASSERT_EQ(c->workers, 0);
+    ASSERT_TRUE(c->virtualenv == NULL);
+    ASSERT_EQ(c->limit_body_size, 100 * 1024 * 1024);
+    ASSERT_EQ(c->nlisten, 0);
+    am_conf_destroy(c);
+}
+
+TEST(scalar_spellings)
+{
+    am_conf_t *c = load("factory: TRUE\nserver_header: off\nworkers: auto\n"
+                        "lifespan: on\npythonpath: src\nvirtualenv: \"\"\n"
+                        "log: {error_log: stderr, access_log: stdout, "
+                        "access_format: common, level: warning}\n"
+                        "listen: localhost:9000\n");
+
+    ASSERT_EQ(c->factory, 1);
+    ASSERT_EQ(c->server_header, 0);
+    ASSERT_EQ(c->workers, 0);
+    ASSERT_EQ(c->lifespan, AM_LIFESPAN_ON);
+    ASSERT_EQ(c->npythonpath, 1);
+    ASSERT_STR_EQ(c->pythonpath[0], "src");
+    ASSERT_TRUE(c->virtualenv == NULL);
+    ASSERT_TRUE(c->error_log == NULL);
+    ASSERT_STR_EQ(c->access_log, "stdout");
+    ASSERT_STR_EQ(c->access_format, "common");
+    ASSERT_EQ(c->log_level, AM_LOG_WARN);
+    ASSERT_EQ(c->nlisten, 1);
+    ASSERT_STR_EQ(c->listen[0].address, "localhost:9000");
+    am_conf_destroy(c);
+
+    c = load("workers: 0\nlog: {access_log: off}\nlisten: {address: \":1\"}\n");
+    ASSERT_EQ(c->workers, 0);
+    ASSERT_TRUE(c->access_log == NULL);
+    ASSERT_EQ(c->nlisten, 1);
+    am_conf_destroy(c);
+}
+
+TEST(relative_paths_kept_as_written)
+{
+    am_conf_t *c = load("chdir: app\npythonpath: [., ../lib]\n"
+                        "virtualenv: .venv\nlog: {error_log: logs/e.log}\n"
+                        "listen: [unix:run/app.sock]\n");
+
+    ASSERT_STR_EQ(c->chdir, "app");
+    ASSERT_STR_EQ(c->pythonpath[0], ".");
+    ASSERT_STR_EQ(c->pythonpath[1], "../lib");
+    ASSERT_STR_EQ(c->virtualenv, ".venv");
+    ASSERT_STR_EQ(c->error_log, "logs/e.log");
+    ASSERT_STR_EQ(c->listen[0].path, "run/app.sock");
+    am_conf_destroy(c);
+}
+
+TEST(anchors_and_aliases)
+{
+    am_conf_t *c = load("limits: {body_buffer: &b 128KiB, write_buffer: *b}\n");
+
+    ASSERT_EQ(c->limit_body_buffer, 128 * 1024);
+    ASSERT_EQ(c->limit_write_buffer, 128 * 1024);
+    am_conf_destroy(c);
+}
+
+TEST(example_server_yaml_loads)
+{
+    am_conf_t *c = am_conf_create();
+
+    if (access("conf/server.yaml", R_OK) == 0) {
+        if (am_conf_load(c, "conf/server.yaml", err, sizeof(err)) != AM_OK) {
+            fprintf(stderr, "  %s\n", err);
+        }
+        ASSERT_STR_EQ(err[0] ? err : NULL, NULL);
+        ASSERT_STR_EQ(c->file, "conf/server.yaml");
+        ASSERT_TRUE(c->app != NULL);
+    }
+    am_conf_destroy(c);
+}
+
+/* Files */
+
+TEST(file_load)
+{
+    am_conf_t *c = am_conf_create();
+    const char *path = write_file("workers: 7\n");
+
+    ASSERT_EQ(am_conf_load(c, path, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->workers, 7);
+    ASSERT_STR_EQ(c->file, path);
+    unlink(path);
+    am_conf_destroy(c);
+}
+
+TEST(file_empty)
+{
+    am_conf_t *c = am_conf_create();
+    const char *path = write_file("");
+
+    ASSERT_EQ(am_conf_load(c, path, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->timeout_keepalive, 5000);
+    unlink(path);
+    am_conf_destroy(c);
+}
+
+TEST(file_error_names_the_file)
+{
+    am_conf_t *c = am_conf_create();
+    const char *path = write_file("workers: 2\nworkrs: 3\n");
+    char want[256];
+
+    ASSERT_EQ(am_conf_load(c, path, err, sizeof(err)), AM_ERROR);
+    snprintf(want, sizeof(want),
+             "%s:2:1: unknown key \"workrs\" in the top level; did you mean "
+             "\"workers\"?",
+             path);
+    ASSERT_STR_EQ(err, want);
+    unlink(path);
+    am_conf_destroy(c);
+}
+
+TEST(file_missing)
+{
+    am_conf_t *c = am_conf_create();
+
+    ASSERT_EQ(am_conf_load(c, "/nonexistent/server.yaml", err, sizeof(err)),
+              AM_ERROR);
+    ASSERT_STR_EQ(err, "/nonexistent/server.yaml: cannot open: No such file or "
+                       "directory");
+    am_conf_destroy(c);
+}
+
+TEST(file_is_a_directory)
+{
+    am_conf_t *c = am_conf_create();
+
+    ASSERT_EQ(am_conf_load(c, "/tmp", err, sizeof(err)), AM_ERROR);
+    ASSERT_STR_EQ(err, "/tmp: cannot open: Is a directory");
+    am_conf_destroy(c);
+}
+
+TEST(file_unreadable)
+{
+    am_conf_t *c = am_conf_create();
+    const char *path = write_file("workers: 1\n");
+    char want[256];
+
+    if (geteuid() == 0) {
+        /* root reads anything: nothing to test */
+        unlink(path);
+        am_conf_destroy(c);
+        return;
+    }
+    chmod(path, 0);
+    ASSERT_EQ(am_conf_load(c, path, err, sizeof(err)), AM_ERROR);
+    snprintf(want, sizeof(want), "%s: cannot open: Permission denied", path);
+    ASSERT_STR_EQ(err, want);
+    unlink(path);
+    am_conf_destroy(c);
+}
+
+/* Error messages, exact text and position */
+
+TEST(error_unknown_key_did_you_mean)
+{
+    ASSERT_STR_EQ(load_error("app: main:app\nworkrs: 4\n"),
+                  "server.yaml:2:1: unknown key \"workrs\" in the top level; "
+                  "did you mean \"workers\"?");
+    ASSERT_STR_EQ(load_error("log:\n  levl: info\n"),
+                  "server.yaml:2:3: unknown key \"levl\" in \"log\"; did you "
+                  "mean \"level\"?");
+    ASSERT_STR_EQ(load_error("timeouts:\n  keep_alive: 5s\n"),
+                  "server.yaml:2:3: unknown key \"keep_alive\" in "
+                  "\"timeouts\"; did you mean \"keepalive\"?");
+    ASSERT_STR_EQ(load_error("Workers: 2\n"),
+                  "server.yaml:1:1: unknown key \"Workers\" in the top level; "
+                  "did you mean \"workers\"?");
+    ASSERT_STR_EQ(load_error("listen:\n  - adress: 127.0.0.1:80\n"),
+                  "server.yaml:2:5: unknown key \"adress\" in \"listen[0]\"; "
+                  "did you mean \"address\"?");
+}
+
+TEST(error_unknown_key_in_another_section)
+{
+    ASSERT_STR_EQ(load_error("keepalive: 5s\n"),
+                  "server.yaml:1:1: unknown key \"keepalive\" in the top "
+                  "level; did you mean \"keepalive\" in \"timeouts\"?");
+    ASSERT_STR_EQ(load_error("log:\n  workers: 2\n"),
+                  "server.yaml:2:3: unknown key \"workers\" in \"log\"; did "
+                  "you mean \"workers\" in the top level?");
+    ASSERT_STR_EQ(load_error("backlog: 5\n"),
+                  "server.yaml:1:1: unknown key \"backlog\" in the top level; "
+                  "did you mean \"backlog\" in a \"listen\" item?");
+    ASSERT_STR_EQ(load_error("log.level: info\n"),
+                  "server.yaml:1:1: unknown key \"log.level\" in the top "
+                  "level; did you mean \"level\" in \"log\"?");
+}
+
+TEST(error_unknown_key_no_suggestion)
+{
+    ASSERT_STR_EQ(load_error("color: blue\n"),
+                  "server.yaml:1:1: unknown key \"color\" in the top level");
+}
+
+TEST(error_bad_integer)
+{
+    ASSERT_STR_EQ(load_error("app: main:app\nworkers: lots\n"),
+                  "server.yaml:2:10: \"workers\": expected an integer from 1 "
+                  "to 1024 or \"auto\", found \"lots\"");
+    ASSERT_STR_EQ(load_error("workers: 1025\n"),
+                  "server.yaml:1:10: \"workers\": expected an integer from 1 "
+                  "to 1024 or \"auto\", found \"1025\"");
+    ASSERT_STR_EQ(load_error("workers: -1\n"),
+                  "server.yaml:1:10: \"workers\": expected an integer from 1 "
+                  "to 1024 or \"auto\", found \"-1\"");
+    ASSERT_STR_EQ(load_error("limits:\n  header_count: 0\n"),
+                  "server.yaml:2:17: \"limits.header_count\": expected an "
+                  "integer from 1 to 10000, found \"0\"");
+    ASSERT_STR_EQ(load_error("limits:\n  connections: 99999999999999999999\n"),
+                  "server.yaml:2:16: \"limits.connections\": expected an "
+                  "integer from 1 to 1000000, found "
+                  "\"99999999999999999999\"");
+    ASSERT_STR_EQ(load_error("listen: [{address: ':80', backlog: 0}]\n"),
+                  "server.yaml:1:36: \"listen[0].backlog\": expected an "
+                  "integer from 1 to 65535, found \"0\"");
+}
+
+TEST(error_bad_enums)
+{
+    ASSERT_STR_EQ(load_error("factory: maybe\n"),
+                  "server.yaml:1:10: \"factory\": expected a boolean (true, "
+                  "false, yes, no, on, off), found \"maybe\"");
+    ASSERT_STR_EQ(load_error("lifespan: sometimes\n"),
+                  "server.yaml:1:11: \"lifespan\": expected one of auto, on, "
+                  "off, found \"sometimes\"");
+    ASSERT_STR_EQ(load_error("log: {level: verbose}\n"),
+                  "server.yaml:1:14: \"log.level\": expected one of emerg, "
+                  "alert, crit, error, warn, notice, info, debug, found "
+                  "\"verbose\"");
+    ASSERT_STR_EQ(load_error("log: {error_log: ''}\n"),
+                  "server.yaml:1:18: \"log.error_log\": expected a path or "
+                  "\"stderr\", found \"\"");
+}
+
+TEST(error_bad_size)
+{
+    ASSERT_STR_EQ(load_error("limits:\n  body_size: 10XB\n"),
+                  "server.yaml:2:14: bad size \"10XB\" for "
+                  "\"limits.body_size\": expected a number with an optional "
+                  "unit (B, KB, KiB, MB, MiB, GB, GiB)");
+    ASSERT_STR_EQ(load_error("limits:\n  request_line: 2MiB\n"),
+                  "server.yaml:2:17: \"limits.request_line\": expected a "
+                  "size from 256B to 1MiB, found \"2MiB\"");
+    ASSERT_STR_EQ(load_error("limits:\n  body_size: [1]\n"),
+                  "server.yaml:2:14: \"limits.body_size\": expected a size, "
+                  "found a list");
+}
+
+TEST(error_bad_duration)
+{
+    ASSERT_STR_EQ(load_error("timeouts:\n  keepalive: 5x\n"),
+                  "server.yaml:2:14: bad duration \"5x\" for "
+                  "\"timeouts.keepalive\": expected a number with an optional "
+                  "unit (ms, s, m, h) such as 250ms, 5s or 1h30m");
+    ASSERT_STR_EQ(load_error("timeouts:\n  boot: 25h\n"),
+                  "server.yaml:2:9: \"timeouts.boot\": expected a duration "
+                  "from 1ms to 24h, found \"25h\"");
+    ASSERT_STR_EQ(load_error("timeouts:\n  header_read: 0\n"),
+                  "server.yaml:2:16: \"timeouts.header_read\": expected a "
+                  "duration from 1ms to 24h, found \"0\"");
+}
+
+TEST(error_wrong_node_kind)
+{
+    ASSERT_STR_EQ(load_error("log:\n  - level: info\n"),
+                  "server.yaml:2:3: \"log\": expected a map, found a list");
+    ASSERT_STR_EQ(load_error("limits: 100\n"),
+                  "server.yaml:1:9: \"limits\": expected a map, found \"100\"");
+    ASSERT_STR_EQ(load_error("workers: [1, 2]\n"),
+                  "server.yaml:1:10: \"workers\": expected an integer from 1 "
+                  "to 1024 or \"auto\", found a list");
+    ASSERT_STR_EQ(load_error("env: [A, B]\n"),
+                  "server.yaml:1:6: \"env\": expected a map of variable names "
+                  "to values, found a list");
+    ASSERT_STR_EQ(load_error("pythonpath: {a: b}\n"),
+                  "server.yaml:1:13: \"pythonpath\": expected a list of paths "
+                  "or a path, found a map");
+    ASSERT_STR_EQ(load_error("pythonpath: [src, [lib]]\n"),
+                  "server.yaml:1:19: \"pythonpath[1]\": expected a path, "
+                  "found a list");
+    ASSERT_STR_EQ(load_error("pythonpath:\n  - src\n  -\n"),
+                  "server.yaml:3:4: \"pythonpath[1]\": expected a path, "
+                  "found nothing");
+    ASSERT_STR_EQ(load_error("env: {A: {b: c}}\n"),
+                  "server.yaml:1:10: \"env.A\": expected a string, found a "
+                  "map");
+    ASSERT_STR_EQ(load_error("listen: [[1]]\n"),
+                  "server.yaml:1:10: \"listen[0]\": expected an address or a "
+                  "map with \"address\", found a list");
+    ASSERT_STR_EQ(load_error("- workers: 1\n"),
+                  "server.yaml:1:1: expected a map of keys at the top level, "
+                  "found a list");
+    ASSERT_STR_EQ(load_error("just text\n"),
+                  "server.yaml:1:1: expected a map of keys at the top level, "
+                  "found \"just text\"");
+    ASSERT_STR_EQ(load_error("? [a]\n: b\n"),
+                  "server.yaml:1:3: expected a key name in the top level, "
+                  "found a list");
+}
+
+TEST(error_duplicate_key)
+{
+    ASSERT_STR_EQ(load_error("workers: 2\napp: a:b\nworkers: 3\n"),
+                  "server.yaml:3:1: duplicate key \"workers\" in the top "
+                  "level (first at line 1)");
+    ASSERT_STR_EQ(load_error("log:\n  level: info\n  level: debug\n"),
+                  "server.yaml:3:3: duplicate key \"level\" in \"log\" (first "
+                  "at line 2)");
+    ASSERT_STR_EQ(load_error("env:\n  A: 1\n  A: 2\n"),
+                  "server.yaml:3:3: duplicate key \"A\" in \"env\" (first at "
+                  "line 2)");
+    ASSERT_STR_EQ(load_error("listen:\n  - {address: ':1', address: ':2'}\n"),
+                  "server.yaml:2:21: duplicate key \"address\" in "
+                  "\"listen[0]\" (first at line 2)");
+}
+
+TEST(error_yaml_syntax)
+{
+    ASSERT_STR_EQ(load_error("app: main:app\nworkers: 2: 3\n"),
+                  "server.yaml:2:11: mapping values are not allowed in this "
+                  "context");
+    ASSERT_STR_EQ(load_error("workers: 2\nlisten: [a\n"),
+                  "server.yaml:3:1: did not find expected ',' or ']' (while "
+                  "parsing a flow sequence at 2:9)");
+    ASSERT_STR_EQ(load_error("\tworkers: 1\n"),
+                  "server.yaml:1:1: found character that cannot start any "
+                  "token (while scanning for the next token at 1:1)");
+    ASSERT_STR_EQ(load_error("workers: *nope\n"),
+                  "server.yaml:1:10: found undefined alias");
+    ASSERT_STR_EQ(load_error("workers: 1\nroot_path: \"\xff\"\n"),
+                  "server.yaml:2:13: invalid leading UTF-8 octet (byte 0xFF)");
+}
+
+TEST(error_second_document)
+{
+    ASSERT_STR_EQ(load_error("workers: 1\n---\nworkers: 2\n"),
+                  "server.yaml:2:1: a second YAML document: one file holds "
+                  "one document");
+}
+
+TEST(error_nul_byte)
+{
+    ASSERT_STR_EQ(load_error("root_path: \"a\\0b\"\n"),
+                  "server.yaml:1:12: \"root_path\": a NUL byte in the value");
+}
+
+TEST(error_found_is_quoted_and_cut)
+{
+    ASSERT_STR_EQ(load_error("workers: \"x\\ty\\\"z\"\n"),
+                  "server.yaml:1:10: \"workers\": expected an integer from 1 "
+                  "to 1024 or \"auto\", found \"x\\x09y\\x22z\"");
+    ASSERT_STR_EQ(
+        load_error("workers: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                   "aaaaaaaaaaaaaaaaaaaaaaaa\n"),
+        "server.yaml:1:10: \"workers\": expected an integer from 1 "
+        "to 1024 or \"auto\", found "
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
+}
+
+TEST(error_app)
+{
+    ASSERT_STR_EQ(load_error("app: main\n"),
+                  "server.yaml:1:6: \"app\": expected MODULE:ATTR such as "
+                  "\"main:app\" (names may be dotted), found \"main\"");
+    ASSERT_STR_EQ(load_error("app: \"main:\"\n"),
+                  "server.yaml:1:6: \"app\": expected MODULE:ATTR such as "
+                  "\"main:app\" (names may be dotted), found \"main:\"");
+    ASSERT_STR_EQ(load_error("app: \"1x:app\"\n"),
+                  "server.yaml:1:6: \"app\": expected MODULE:ATTR such as "
+                  "\"main:app\" (names may be dotted), found \"1x:app\"");
+    ASSERT_STR_EQ(load_error("app: \"a..b:app\"\n"),
+                  "server.yaml:1:6: \"app\": expected MODULE:ATTR such as "
+                  "\"main:app\" (names may be dotted), found \"a..b:app\"");
+}
+
+TEST(error_env_name)
+{
+    ASSERT_STR_EQ(load_error("env:\n  1ABC: x\n"),
+                  "server.yaml:2:3: \"env\": bad variable name \"1ABC\": "
+                  "expected letters, digits and '_', not starting with a "
+                  "digit");
+    ASSERT_STR_EQ(load_error("env: {\"A=B\": x}\n"),
+                  "server.yaml:1:7: \"env\": bad variable name \"A=B\": "
+                  "expected letters, digits and '_', not starting with a "
+                  "digit");
+}
+
+TEST(error_access_format)
+{
+    ASSERT_STR_EQ(
+        load_error("log:\n  access_format: \"$remote_adr $status\"\n"),
+        "server.yaml:2:18: \"log.access_format\": unknown variable "
+        "\"$remote_adr\" in the access log format; did you mean "
+        "\"$remote_addr\"?");
+    ASSERT_STR_EQ(load_error("log: {access_format: \"$foo\"}\n"),
+                  "server.yaml:1:22: \"log.access_format\": unknown variable "
+                  "\"$foo\" in the access log format");
+}
+
+TEST(error_listen)
+{
+    ASSERT_STR_EQ(load_error("listen:\n  - address: 127.0.0.1:80\n"
+                             "    mode: \"0660\"\n"),
+                  "server.yaml:3:11: \"listen[0].mode\": only UNIX socket "
+                  "listeners take a mode, \"127.0.0.1:80\" is not one");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: unix:/tmp/a.sock\n"
+                             "    mode: rw\n"),
+                  "server.yaml:3:11: \"listen[0].mode\": expected an octal "
+                  "file mode from 0 to 0777 such as \"0660\", found \"rw\"");
+    ASSERT_STR_EQ(load_error("listen:\n  - 127.0.0.1:80\n  - 127.0.0.1:80\n"),
+                  "server.yaml:3:5: \"listen[1]\": duplicate listen address "
+                  "\"127.0.0.1:80\" (first at line 2)");
+    ASSERT_STR_EQ(load_error("listen:\n  - unix:/tmp/a.sock\n"
+                             "  - address: unix:/tmp/a.sock\n"),
+                  "server.yaml:3:14: \"listen[1].address\": duplicate listen "
+                  "address \"unix:/tmp/a.sock\" (first at line 2)");
+    ASSERT_STR_EQ(load_error("listen:\n  - backlog: 10\n"),
+                  "server.yaml:2:5: \"listen[0]\": missing \"address\"");
+    ASSERT_STR_EQ(load_error("listen: [127.0.0.1]\n"),
+                  "server.yaml:1:10: \"listen[0]\": missing port in "
+                  "\"127.0.0.1\": expected host:port, [v6]:port, :port or "
+                  "unix:/path");
+    ASSERT_STR_EQ(load_error("listen: \"127.0.0.1:http\"\n"),
+                  "server.yaml:1:9: \"listen\": bad port \"http\" in "
+                  "\"127.0.0.1:http\": expected an integer from 0 to 65535");
+}
+
+/* Addresses */
+
+static const char *
+address_error(const char *address)
+{
+    am_listen_t l;
+
+    memset(&l, 0, sizeof(l));
+    err[0] = '\0';
+    ASSERT_EQ(am_conf_parse_address(address, &l, err, sizeof(err)), AM_ERROR);
+    ASSERT_TRUE(l.path == NULL);
+    return err;
+}
+
+TEST(address_ipv4)
+{
+    struct sockaddr_in *sin;
+    am_listen_t l;
+
+    memset(&l, 0, sizeof(l));
+    ASSERT_EQ(am_conf_parse_address("10.1.2.3:0", &l, err, sizeof(err)), AM_OK);
+    sin = (struct sockaddr_in *)&l.addr;
+    ASSERT_EQ(l.family, AF_INET);
+    ASSERT_EQ(sin->sin_family, AF_INET);
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), 0x0a010203);
+    ASSERT_EQ(ntohs(sin->sin_port), 0);
+
+    ASSERT_EQ(am_conf_parse_address(":65535", &l, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_ANY);
+    ASSERT_EQ(ntohs(sin->sin_port), 65535);
+
+    ASSERT_EQ(am_conf_parse_address("*:80", &l, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_ANY);
+
+    ASSERT_EQ(am_conf_parse_address("localhost:8000", &l, err, sizeof(err)),
+              AM_OK);
+    ASSERT_EQ(l.family, AF_INET);
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+    ASSERT_EQ(ntohs(sin->sin_port), 8000);
+}
+
+TEST(address_ipv6)
+{
+    struct sockaddr_in6 *sin6;
+    am_listen_t l;
+
+    memset(&l, 0, sizeof(l));
+    ASSERT_EQ(am_conf_parse_address("[::]:443", &l, err, sizeof(err)), AM_OK);
+    sin6 = (struct sockaddr_in6 *)&l.addr;
+    ASSERT_EQ(l.family, AF_INET6);
+    ASSERT_EQ(l.addrlen, sizeof(struct sockaddr_in6));
+    ASSERT_TRUE(IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr));
+    ASSERT_EQ(ntohs(sin6->sin6_port), 443);
+
+    ASSERT_EQ(am_conf_parse_address("[2001:db8::1]:8080", &l, err, sizeof(err)),
+              AM_OK);
+    ASSERT_EQ(sin6->sin6_addr.s6_addr[0], 0x20);
+    ASSERT_EQ(sin6->sin6_addr.s6_addr[15], 1);
+    ASSERT_EQ(ntohs(sin6->sin6_port), 8080);
+}
+
+TEST(address_unix)
+{
+    struct sockaddr_un *sun;
+    char path[200];
+    am_listen_t l;
+
+    memset(&l, 0, sizeof(l));
+    ASSERT_EQ(am_conf_parse_address("unix:/run/a.sock", &l, err, sizeof(err)),
+              AM_OK);
+    sun = (struct sockaddr_un *)&l.addr;
+    ASSERT_EQ(l.family, AF_UNIX);
+    ASSERT_STR_EQ(l.path, "/run/a.sock");
+    ASSERT_STR_EQ(sun->sun_path, "/run/a.sock");
+    ASSERT_EQ(l.addrlen, offsetof(struct sockaddr_un, sun_path) + 12);
+    free(l.path);
+
+    /* 107 bytes fit sun_path with its NUL; 108 do not */
+    memcpy(path, "unix:/", 6);
+    memset(path + 6, 'a', 106);
+    path[112] = '\0';
+    ASSERT_EQ(am_conf_parse_address(path, &l, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(strlen(l.path), 107);
+    free(l.path);
+    strcat(path, "a");
+    ASSERT_STR_EQ(address_error(path),
+                  "UNIX socket path \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                  "aaaaaaaa...\" is too long: 108 bytes, at most 107");
+}
+
+TEST(address_errors)
+{
+    ASSERT_STR_EQ(address_error("unix:"),
+                  "missing path in \"unix:\": expected unix:/path");
+    ASSERT_STR_EQ(address_error(""),
+                  "missing port in \"\": expected host:port, [v6]:port, "
+                  ":port or unix:/path");
+    ASSERT_STR_EQ(address_error("127.0.0.1:"),
+                  "missing port in \"127.0.0.1:\": expected host:port, "
+                  "[v6]:port, :port or unix:/path");
+    ASSERT_STR_EQ(address_error("127.0.0.1:65536"),
+                  "bad port \"65536\" in \"127.0.0.1:65536\": expected an "
+                  "integer from 0 to 65535");
+    ASSERT_STR_EQ(address_error("127.0.0.1:-1"),
+                  "bad port \"-1\" in \"127.0.0.1:-1\": expected an integer "
+                  "from 0 to 65535");
+    ASSERT_STR_EQ(address_error("::1:80"),
+                  "bad address \"::1:80\": an IPv6 address takes brackets, as "
+                  "in \"[::1]:8000\"");
+    ASSERT_STR_EQ(address_error("[::1]80"),
+                  "bad address \"[::1]80\": expected [v6]:port such as "
+                  "\"[::1]:8000\"");
+    ASSERT_STR_EQ(address_error("[::1"),
+                  "bad address \"[::1\": expected [v6]:port such as "
+                  "\"[::1]:8000\"");
+    ASSERT_STR_EQ(address_error("[1.2.3.4]:80"),
+                  "bad IPv6 address \"1.2.3.4\" in \"[1.2.3.4]:80\"");
+    ASSERT_STR_EQ(address_error("[::g]:80"),
+                  "bad IPv6 address \"::g\" in \"[::g]:80\"");
+    ASSERT_STR_EQ(address_error("a b:80"), "bad host \"a b\" in \"a b:80\"");
+    ASSERT_STR_EQ(address_error("-x:80"), "bad host \"-x\" in \"-x:80\"");
+}
+
+TEST(add_listen_and_duplicates)
+{
+    am_conf_t *c = am_conf_create();
+
+    ASSERT_EQ(am_conf_add_listen(c, "127.0.0.1:8000", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(am_conf_add_listen(c, "[::1]:8000", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(am_conf_add_listen(c, ":0", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(am_conf_add_listen(c, ":0", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(am_conf_add_listen(c, "localhost:8000", err, sizeof(err)),
+              AM_ERROR);
+    ASSERT_STR_EQ(err, "duplicate listen address \"localhost:8000\"");
+    ASSERT_EQ(am_conf_add_listen(c, "[0:0::1]:8000", err, sizeof(err)),
+              AM_ERROR);
+    ASSERT_EQ(am_conf_add_listen(c, "bad", err, sizeof(err)), AM_ERROR);
+    ASSERT_EQ(c->nlisten, 4);
+    ASSERT_EQ(c->listen[0].backlog, 1024);
+    ASSERT_EQ(c->listen[0].mode, -1);
+    ASSERT_EQ(c->listen[0].fd, -1);
+    ASSERT_EQ(c->listen[0].line, 0);
+    am_conf_clear_listen(c);
+    ASSERT_EQ(c->nlisten, 0);
+    ASSERT_TRUE(c->listen == NULL);
+    ASSERT_EQ(am_conf_add_listen(c, "unix:/tmp/x", err, sizeof(err)), AM_OK);
+    am_conf_destroy(c);
+}
+
+TEST(listen_replaces_previous)
+{
+    am_conf_t *c = am_conf_create();
+    const char *yaml = "listen: [':9001']\n";
+
+    ASSERT_EQ(am_conf_add_listen(c, "127.0.0.1:1", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(am_conf_load_string(c, "x", yaml, strlen(yaml), err, sizeof(err)),
+              AM_OK);
+    ASSERT_EQ(c->nlisten, 1);
+    ASSERT_STR_EQ(c->listen[0].address, ":9001");
+    am_conf_destroy(c);
+}
+
+/* Sizes and durations */
+
+TEST(parse_size_table)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+    } ok[] = {
+        { "0", 0 },
+        { "1024", 1024 },
+        { "10B", 10 },
+        { "1K", 1000 },
+        { "1KB", 1000 },
+        { "1KiB", 1024 },
+        { "64KiB", 65536 },
+        { "64kib", 65536 },
+        { "10MB", 10000000 },
+        { "1M", 1000000 },
+        { "100MiB", 104857600 },
+        { "1G", 1000000000 },
+        { "2GB", 2000000000 },
+        { "1GiB", 1073741824 },
+        { "8GiB", 8589934592ULL },
+        { "18446744073709551615", 18446744073709551615ULL },
+    };
+
+    static const char *const bad[] = {
+        "",
+        "K",
+        "-1",
+        "1.5MiB",
+        "10XB",
+        "10 KiB",
+        " 1",
+        "1KiBx",
+        "1T",
+        "0x10",
+        "18446744073709551616",
+        "17179869184GiB",
+        "1e3",
+    };
+    size_t n;
+
+    for (size_t i = 0; i < am_nitems(ok); i++) {
+        n = 12345;
+        if (am_parse_size(ok[i].s, &n) != AM_OK || n != ok[i].n) {
+            fprintf(stderr, "  am_parse_size(\"%s\")\n", ok[i].s);
+        }
+        ASSERT_EQ(am_parse_size(ok[i].s, &n), AM_OK);
+        ASSERT_EQ(n, ok[i].n);
+    }
+    for (size_t i = 0; i < am_nitems(bad); i++) {
+        if (am_parse_size(bad[i], &n) != AM_ERROR) {
+            fprintf(stderr, "  am_parse_size(\"%s\") accepted\n", bad[i]);
+        }
+        ASSERT_EQ(am_parse_size(bad[i], &n), AM_ERROR);
+    }
+}
+
+TEST(parse_duration_table)
+{
+    static const struct {
+        const char *s;
+        am_msec_t ms;
+    } ok[] = {
+        { "0", 0 },
+        { "5", 5000 },
+        { "5s", 5000 },
+        { "250ms", 250 },
+        { "0ms", 0 },
+        { "2m", 120000 },
+        { "1h", 3600000 },
+        { "1h30m", 5400000 },
+        { "1m30s", 90000 },
+        { "1s500ms", 1500 },
+        { "1h2m3s4ms", 3723004 },
+        { "9223372036854775ms", 9223372036854775LL },
+    };
+
+    static const char *const bad[] = {
+        "",
+        "s",
+        "5x",
+        "5 s",
+        "-1",
+        "1.5s",
+        "1h30",
+        "30m1h",
+        "1m1m",
+        "5S",
+        "1d",
+        "5sec",
+        "ms",
+        "1h 30m",
+        "9223372036854776",
+        "9223372036854775808ms",
+        "2562047788016h",
+    };
+    am_msec_t ms;
+
+    for (size_t i = 0; i < am_nitems(ok); i++) {
+        ms = -7;
+        if (am_parse_duration(ok[i].s, &ms) != AM_OK || ms != ok[i].ms) {
+            fprintf(stderr, "  am_parse_duration(\"%s\")\n", ok[i].s);
+        }
+        ASSERT_EQ(am_parse_duration(ok[i].s, &ms), AM_OK);
+        ASSERT_EQ(ms, ok[i].ms);
+    }
+    for (size_t i = 0; i < am_nitems(bad); i++) {
+        if (am_parse_duration(bad[i], &ms) != AM_ERROR) {
+            fprintf(stderr, "  am_parse_duration(\"%s\") accepted\n", bad[i]);
+        }
+        ASSERT_EQ(am_parse_duration(bad[i], &ms), AM_ERROR);
+    }
+}
+
+/* am_conf_finish */
+
+TEST(finish_fills_defaults)
+{
+    am_conf_t *c = load("app: main:app\n");
+    struct sockaddr_in *sin;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    setenv("VIRTUAL_ENV", "/opt/venv", 1);
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->nlisten, 1);
+    ASSERT_STR_EQ(c->listen[0].address, "127.0.0.1:8000");
+    sin = (struct sockaddr_in *)&c->listen[0].addr;
+    ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+    ASSERT_EQ(ntohs(sin->sin_port), 8000);
+    ASSERT_EQ(c->workers, ncpu < 1 ? 1 : ncpu > 1024 ? 1024 : ncpu);
+    ASSERT_STR_EQ(c->virtualenv, "/opt/venv");
+    am_conf_destroy(c);
+}
+
+TEST(finish_keeps_what_is_set)
+{
+    am_conf_t *c = load("app: main:app\nworkers: 5\nvirtualenv: /v\n"
+                        "listen: [':9000']\n");
+
+    setenv("VIRTUAL_ENV", "/opt/venv", 1);
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->workers, 5);
+    ASSERT_STR_EQ(c->virtualenv, "/v");
+    ASSERT_EQ(c->nlisten, 1);
+    ASSERT_STR_EQ(c->listen[0].address, ":9000");
+    am_conf_destroy(c);
+
+    c = load("app: main:app\n");
+    unsetenv("VIRTUAL_ENV");
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_OK);
+    ASSERT_TRUE(c->virtualenv == NULL);
+    am_conf_destroy(c);
+}
+
+TEST(finish_needs_an_app)
+{
+    am_conf_t *c = load("workers: 1\n");
+
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_ERROR);
+    ASSERT_STR_EQ(err, "no application: set \"app\" in the config or give "
+                       "MODULE:ATTR");
+    am_conf_destroy(c);
+}
+
+TEST(finish_checks_an_app_from_the_command_line)
+{
+    am_conf_t *c = am_conf_create();
+
+    c->app = strdup("main.py");
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_ERROR);
+    ASSERT_STR_EQ(err, "bad application \"main.py\": expected MODULE:ATTR "
+                       "such as \"main:app\" (names may be dotted)");
+    am_conf_destroy(c);
+}
+
+/* am_conf_set, am_conf_check_app */
+
+TEST(set_from_flags)
+{
+    am_conf_t *c = am_conf_create();
+
+    ASSERT_EQ(am_conf_set(c, "workers", "4", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->workers, 4);
+    ASSERT_EQ(am_conf_set(c, "log.level", "debug", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->log_level, AM_LOG_DEBUG);
+    ASSERT_EQ(am_conf_set(c, "log.access_log", "stderr", err, sizeof(err)),
+              AM_OK);
+    ASSERT_STR_EQ(c->access_log, "stderr");
+    ASSERT_EQ(am_conf_set(c, "log.access_log", "off", err, sizeof(err)), AM_OK);
+    ASSERT_TRUE(c->access_log == NULL);
+    ASSERT_EQ(am_conf_set(c, "factory", "true", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->factory, 1);
+    ASSERT_EQ(am_conf_set(c, "chdir", "/srv", err, sizeof(err)), AM_OK);
+    ASSERT_STR_EQ(c->chdir, "/srv");
+    ASSERT_EQ(am_conf_set(c, "lifespan", "off", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->lifespan, AM_LIFESPAN_OFF);
+    ASSERT_EQ(am_conf_set(c, "root_path", "/x", err, sizeof(err)), AM_OK);
+    ASSERT_STR_EQ(c->root_path, "/x");
+    ASSERT_EQ(am_conf_set(c, "app", "m:a", err, sizeof(err)), AM_OK);
+    ASSERT_STR_EQ(c->app, "m:a");
+    ASSERT_EQ(am_conf_set(c, "timeouts.graceful", "1m", err, sizeof(err)),
+              AM_OK);
+    ASSERT_EQ(c->timeout_graceful, 60000);
+    ASSERT_EQ(am_conf_set(c, "listen", "[::1]:1", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->nlisten, 1);
+    ASSERT_EQ(am_conf_set(c, "pythonpath", "src", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->npythonpath, 1);
+
+    ASSERT_EQ(am_conf_set(c, "workers", "many", err, sizeof(err)), AM_ERROR);
+    ASSERT_STR_EQ(err, "\"workers\": expected an integer from 1 to 1024 or "
+                       "\"auto\", found \"many\"");
+    ASSERT_EQ(am_conf_set(c, "limits.body_size", "1ZB", err, sizeof(err)),
+              AM_ERROR);
+    ASSERT_STR_EQ(err, "bad size \"1ZB\" for \"limits.body_size\": expected a "
+                       "number with an optional unit (B, KB, KiB, MB, MiB, "
+                       "GB, GiB)");
+    ASSERT_EQ(am_conf_set(c, "listen", "x", err, sizeof(err)), AM_ERROR);
+    ASSERT_STR_EQ(err, "\"listen\": missing port in \"x\": expected "
+                       "host:port, [v6]:port, :port or unix:/path");
+    ASSERT_EQ(am_conf_set(c, "env", "A=1", err, sizeof(err)), AM_ERROR);
+    ASSERT_STR_EQ(err, "\"env\" cannot be set from the command line");
+    ASSERT_EQ(am_conf_set(c, "nope", "1", err, sizeof(err)), AM_ERROR);
+    ASSERT_EQ(am_conf_set(c, "listen.backlog", "1", err, sizeof(err)),
+              AM_ERROR);
+    am_conf_destroy(c);
+}
+
+TEST(check_app)
+{
+    static const char *const good[] = {
+        "main:app", "a.b.c:d.e", "_m:_a", "m1:a2", "pkg.mod:App.factory",
+    };
+    static const char *const bad[] = {
+        "main", ":app", "main:", "a:b:c", "a-b:c", ".a:b",
+        "a.:b", "a:b.", "1a:b",  "a:1b",  "a b:c", "",
+    };
+
+    for (size_t i = 0; i < am_nitems(good); i++) {
+        ASSERT_EQ(am_conf_check_app(good[i], err, sizeof(err)), AM_OK);
+    }
+    for (size_t i = 0; i < am_nitems(bad); i++) {
+        if (am_conf_check_app(bad[i], err, sizeof(err)) != AM_ERROR) {
+            fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
+        }
+        ASSERT_EQ(am_conf_check_app(bad[i], err, sizeof(err)), AM_ERROR);
+    }
+}
+
+TEST(distance)
+{
+    ASSERT_EQ(am_conf_distance("workers", "workers"), 0);
+    ASSERT_EQ(am_conf_distance("workrs", "workers"), 1);
+    ASSERT_EQ(am_conf_distance("wokrers", "workers"), 1); /* transposition */
+    ASSERT_EQ(am_conf_distance("WORKERS", "workers"), 0);
+    ASSERT_EQ(am_conf_distance("", "abc"), 3);
+    ASSERT_EQ(am_conf_distance("kitten", "sitting"), 3);
+    ASSERT_TRUE(am_conf_is_close("workrs", "workers", 1));
+    ASSERT_TRUE(!am_conf_is_close("env", "app", 3));
+    ASSERT_TRUE(!am_conf_is_close("color", "chdir", 4));
+}
+
+/* Every error path frees what it built (run under ASan to see leaks). */
+TEST(errors_after_partial_load_do_not_leak)
+{
+    ASSERT_STR_EQ(load_error("app: m:a\npythonpath: [a, b]\nenv: {A: 1}\n"
+                             "listen: [':1', {address: unix:/x, mode: 9}]\n"),
+                  "server.yaml:4:41: \"listen[1].mode\": expected an octal "
+                  "file mode from 0 to 0777 such as \"0660\", found \"9\"");
+}
