@@ -1127,3 +1127,75 @@ TEST(errors_after_partial_load_do_not_leak)
                   "server.yaml:4:41: \"listen[1].mode\": expected an octal "
                   "file mode from 0 to 0777 such as \"0660\", found \"9\"");
 }
+
+/* asgimaster.yaml(5) describes every key of the table, and only those, and
+ * agrees on which keys are restart-only (STYLE.md section 13). */
+TEST(man_page_lists_every_key)
+{
+    const am_conf_key_t *k;
+    const char *dot, *shortname, *p, *next;
+    char *man = NULL, word[80], *para;
+    size_t len = 0;
+    FILE *f = fopen("man/asgimaster.yaml.5", "r");
+    int restart;
+
+    if (f == NULL) {
+        return; /* not run from the repository root */
+    }
+    man = malloc(1 << 20);
+    len = fread(man, 1, (1 << 20) - 1, f);
+    man[len] = '\0';
+    fclose(f);
+
+    for (size_t i = 0; i < am_conf_nkeys; i++) {
+        k = &am_conf_keys[i];
+        dot = strrchr(k->name, '.');
+        shortname = dot ? dot + 1 : k->name;
+        if (k->type == AM_CONF_SECTION) {
+            snprintf(word, sizeof(word), ".Ic %s\n", shortname);
+        } else {
+            snprintf(word, sizeof(word), "\n.It Ic %s ", shortname);
+        }
+        p = strstr(man, word);
+        if (p == NULL) {
+            fprintf(stderr, "  \"%s\" is not in man/asgimaster.yaml.5\n",
+                    k->name);
+        }
+        ASSERT_TRUE(p != NULL);
+        if (k->type == AM_CONF_SECTION || dot != NULL) {
+            continue;
+        }
+        /* top-level keys say "Restart-only." in their paragraph */
+        next = strstr(p + 1, "\n.It ");
+        para = strndup(p, next ? (size_t)(next - p) : strlen(p));
+        restart = strstr(para, "Restart-only") != NULL;
+        if (restart != !k->reloadable) {
+            fprintf(stderr, "  \"%s\": man says %s, the table %s\n", k->name,
+                    restart ? "restart-only" : "reloadable",
+                    k->reloadable ? "reloadable" : "restart-only");
+        }
+        ASSERT_EQ(restart, !k->reloadable);
+        free(para);
+    }
+
+    /* and no key the table does not have */
+    for (p = strstr(man, "\n.It Ic "); p != NULL;
+         p = strstr(p + 1, "\n.It Ic ")) {
+        size_t n = strcspn(p + 8, " \n");
+        int found = 0;
+
+        snprintf(word, sizeof(word), "%.*s", (int)am_min(n, 60), p + 8);
+        for (size_t i = 0; i < am_conf_nkeys && !found; i++) {
+            dot = strrchr(am_conf_keys[i].name, '.');
+            found = strcmp(dot ? dot + 1 : am_conf_keys[i].name, word) == 0;
+        }
+        if (!found) {
+            fprintf(stderr,
+                    "  man/asgimaster.yaml.5 has \"%s\", the table "
+                    "does not\n",
+                    word);
+        }
+        ASSERT_TRUE(found);
+    }
+    free(man);
+}
