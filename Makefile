@@ -36,7 +36,15 @@ all: $(BIN)
 $(BIN): $(MASTER_OBJ) $(WORKER_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/worker/asgi%.o $(BUILD)/worker/pyembed.o: CFLAGS += $(PY_CFLAGS)
+PY_OBJ      := $(filter $(BUILD)/worker/asgi% $(BUILD)/worker/pyembed.o,$(WORKER_OBJ))
+$(PY_OBJ): CFLAGS += $(PY_CFLAGS)
+$(BUILD)/worker/pyembed.o: CFLAGS += -I$(BUILD) -DAM_PYTHON_EXE='"$(PYTHON)"'
+$(BUILD)/worker/pyembed.o: $(BUILD)/worker/runtime_py.h
+
+# worker/runtime.py is compiled into the binary as a C string.
+$(BUILD)/worker/runtime_py.h: worker/runtime.py
+	@mkdir -p $(dir $@)
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -47,7 +55,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh $(DEPS_FLAGS)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -56,12 +64,14 @@ run: deps
 unit-test: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do $$t; done
 
+test: DEPS_FLAGS = --test
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit-test
 	ASGIMASTER_BIN=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
 # The same suite on an ASan/UBSan build, kept apart in build-asan/.
+asan: DEPS_FLAGS = --test
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -76,13 +86,14 @@ asan-test: asan
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
+bench: DEPS_FLAGS = --bench
 bench: deps all
 	scripts/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 0755 asgimaster $(DESTDIR)$(PREFIX)/bin/asgimaster
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/asgimaster
 	install -m 0644 man/asgimaster.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/asgimaster.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 

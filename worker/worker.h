@@ -19,4 +19,11 @@
 
 int am_worker_main(am_conf_t *conf, int slot, int ipc_fd);
 
+/* Set once a graceful stop began: responses carry "Connection: close". */
+extern int am_worker_stopping;
+
+/* A connection closed: re-arm listeners paused at limits.connections and
+ * finish a graceful stop when the last one is gone. */
+void am_worker_conn_closed(void);
+
 #endif

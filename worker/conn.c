@@ -1,0 +1,462 @@
+/* worker/conn.c: accepted connections. Reads go into c->rbuf and are handed
+ * to the protocol; writes are queued in c->wbuf and flushed once per loop
+ * turn from the before-wait hook, so all the output a turn produced leaves
+ * in one write(2). A connection that must close after its response lingers:
+ * its write side is shut and input drained for a moment, so the peer reads
+ * the response instead of a reset.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/http1.h"
+
+#define CONN_READ_CHUNK   16384
+#define CONN_ACCEPT_BATCH 64
+#define CONN_LINGER_MSEC  2000
+
+am_conf_t *am_conn_conf;
+size_t am_conn_count;
+
+static uint64_t conn_next_id = 1;
+static am_conn_t *conn_list;
+static am_conn_t *conn_dirty;
+static am_conn_t *conn_free_list;
+
+static void conn_on_event(am_event_t *ev, uint32_t events);
+static void conn_update_events(am_conn_t *c);
+static void conn_flush(am_conn_t *c);
+static void conn_linger(am_conn_t *c);
+static void conn_on_write_timeout(am_timer_t *t);
+static void conn_on_linger_timeout(am_timer_t *t);
+
+void
+am_conn_init(am_conf_t *conf)
+{
+    am_conn_conf = conf;
+}
+
+static void
+conn_addr_string(const struct sockaddr_storage *ss, char *host, size_t size,
+                 int *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &sin->sin_addr, host, size);
+        *port = ntohs(sin->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, size);
+        *port = ntohs(sin6->sin6_port);
+    } else {
+        host[0] = '\0';
+        *port = -1;
+    }
+}
+
+static am_conn_t *
+conn_create(int fd, am_listen_t *l, struct sockaddr_storage *peer)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    am_conn_t *c;
+    int one = 1;
+
+    c = am_calloc(1, sizeof(*c));
+    c->id = conn_next_id++;
+    c->listen = l;
+    c->ev.fd = fd;
+    c->ev.handler = conn_on_event;
+    c->ev.data = c;
+    c->rbuf_limit = am_max(am_conn_conf->limit_body_buffer, CONN_READ_CHUNK);
+    c->write_timer.handler = conn_on_write_timeout;
+    c->write_timer.data = c;
+    c->linger_timer.handler = conn_on_linger_timeout;
+    c->linger_timer.data = c;
+
+    if (l->family != AF_UNIX) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn_addr_string(peer, c->client_host, sizeof(c->client_host),
+                         &c->client_port);
+        if (getsockname(fd, (struct sockaddr *)&local, &len) == 0) {
+            conn_addr_string(&local, c->server_host, sizeof(c->server_host),
+                             &c->server_port);
+        }
+    } else {
+        c->client_port = -1;
+        c->server_port = -1;
+    }
+
+    c->next = conn_list;
+    if (conn_list) {
+        conn_list->prev = c;
+    }
+    conn_list = c;
+    am_conn_count++;
+    return c;
+}
+
+void
+am_conn_on_accept(am_event_t *ev, uint32_t events)
+{
+    am_listen_t *l = ev->data;
+    struct sockaddr_storage peer;
+    socklen_t len;
+    am_conn_t *c;
+    int fd, i;
+
+    for (i = 0; i < CONN_ACCEPT_BATCH; i++) {
+        if (am_conn_count >= am_conn_conf->limit_connections) {
+            /* The worker re-arms listeners when connections close. */
+            am_event_del(ev);
+            am_log(AM_LOG_WARN, 0,
+                   "%zu connections: limits.connections reached, not accepting",
+                   am_conn_count);
+            return;
+        }
+        len = sizeof(peer);
+        fd = accept4(ev->fd, (struct sockaddr *)&peer, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd == -1) {
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
+                return;
+            }
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                am_log(AM_LOG_CRIT, errno, "accept4() failed");
+                return;
+            }
+            am_log(AM_LOG_ALERT, errno, "accept4() failed");
+            return;
+        }
+        c = conn_create(fd, l, &peer);
+        am_http1_attach(c);
+    }
+}
+
+void
+am_conn_set_reading(am_conn_t *c, int on)
+{
+    c->reading = on ? 1 : 0;
+    conn_update_events(c);
+}
+
+static void
+conn_update_events(am_conn_t *c)
+{
+    uint32_t mask = 0;
+
+    if (c->closed) {
+        return;
+    }
+    if (c->reading || c->lingering) {
+        mask |= EPOLLIN | EPOLLRDHUP;
+    }
+    if (c->write_blocked) {
+        mask |= EPOLLOUT;
+    }
+    if (mask == 0) {
+        /* Registered for errors and hang-ups only (always reported). */
+        mask = EPOLLERR;
+    }
+    if (am_event_set(&c->ev, mask) != AM_OK) {
+        am_conn_close(c);
+    }
+}
+
+static void
+conn_mark_dirty(am_conn_t *c)
+{
+    if (!c->dirty && !c->closed) {
+        c->dirty = 1;
+        c->next_dirty = conn_dirty;
+        conn_dirty = c;
+    }
+}
+
+void
+am_conn_write(am_conn_t *c, const void *data, size_t len)
+{
+    if (c->closed || len == 0) {
+        return;
+    }
+    am_buf_append(&c->wbuf, data, len);
+    conn_mark_dirty(c);
+}
+
+void
+am_conn_write_str(am_conn_t *c, const char *s)
+{
+    am_conn_write(c, s, strlen(s));
+}
+
+static int
+conn_read(am_conn_t *c)
+{
+    ssize_t n;
+    int eof = 0;
+
+    for (;;) {
+        if (am_buf_size(&c->rbuf) >= c->rbuf_limit) {
+            break;
+        }
+        am_buf_reserve(&c->rbuf, CONN_READ_CHUNK);
+        n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len,
+                 c->rbuf.cap - c->rbuf.len, 0);
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN) {
+                break;
+            }
+            if (errno != ECONNRESET) {
+                am_log(AM_LOG_INFO, errno, "*%llu recv() failed",
+                       (unsigned long long)c->id);
+            }
+            return AM_ERROR;
+        }
+        if (n == 0) {
+            eof = 1;
+            break;
+        }
+        c->rbuf.len += (size_t)n;
+        if ((size_t)n < CONN_READ_CHUNK) {
+            break;
+        }
+    }
+    if (am_buf_size(&c->rbuf) == 0) {
+        am_buf_shrink(&c->rbuf);
+    }
+    return eof ? AM_DONE : AM_OK;
+}
+
+static void
+conn_on_event(am_event_t *ev, uint32_t events)
+{
+    am_conn_t *c = ev->data;
+    int rc;
+
+    if (c->closed) {
+        return;
+    }
+    if ((events & EPOLLOUT) && c->write_blocked) {
+        conn_flush(c);
+        if (c->closed) {
+            return;
+        }
+    }
+    if (c->lingering) {
+        char buf[4096];
+        ssize_t n;
+
+        do {
+            n = recv(c->ev.fd, buf, sizeof(buf), 0);
+        } while (n > 0);
+        if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+            am_conn_close(c);
+        }
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        if (!c->reading) {
+            if (events & (EPOLLHUP | EPOLLERR)) {
+                c->proto->on_read(c, 1);
+            }
+            return;
+        }
+        rc = conn_read(c);
+        if (rc == AM_ERROR) {
+            am_conn_close(c);
+            return;
+        }
+        c->proto->on_read(c, rc == AM_DONE);
+    }
+}
+
+static void
+conn_flush(am_conn_t *c)
+{
+    size_t before = am_buf_size(&c->wbuf);
+    ssize_t n;
+
+    while (am_buf_size(&c->wbuf) > 0) {
+        n = send(c->ev.fd, c->wbuf.data + c->wbuf.pos, am_buf_size(&c->wbuf),
+                 MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN) {
+                break;
+            }
+            if (errno != EPIPE && errno != ECONNRESET) {
+                am_log(AM_LOG_INFO, errno, "*%llu send() failed",
+                       (unsigned long long)c->id);
+            }
+            am_conn_close(c);
+            return;
+        }
+        am_buf_consume(&c->wbuf, (size_t)n);
+    }
+
+    if (am_buf_size(&c->wbuf) > 0) {
+        if (!c->write_blocked || am_buf_size(&c->wbuf) < before) {
+            am_timer_add(&c->write_timer, am_conn_conf->timeout_write);
+        }
+        if (!c->write_blocked) {
+            c->write_blocked = 1;
+            conn_update_events(c);
+        }
+        return;
+    }
+
+    am_buf_shrink(&c->wbuf);
+    am_timer_del(&c->write_timer);
+    if (c->write_blocked) {
+        c->write_blocked = 0;
+        conn_update_events(c);
+    }
+    if (c->closing) {
+        conn_linger(c);
+        return;
+    }
+    if (before > 0 && c->proto->on_drain) {
+        c->proto->on_drain(c);
+    }
+}
+
+static void
+conn_on_write_timeout(am_timer_t *t)
+{
+    am_conn_t *c = t->data;
+
+    am_log(AM_LOG_INFO, 0, "*%llu client timed out reading the response",
+           (unsigned long long)c->id);
+    am_conn_close(c);
+}
+
+void
+am_conn_close_after_flush(am_conn_t *c)
+{
+    if (c->closed) {
+        return;
+    }
+    c->closing = 1;
+    c->reading = 0;
+    if (am_buf_size(&c->wbuf) == 0) {
+        conn_linger(c);
+    } else {
+        conn_update_events(c);
+        conn_mark_dirty(c);
+    }
+}
+
+static void
+conn_linger(am_conn_t *c)
+{
+    if (c->lingering || c->closed) {
+        return;
+    }
+    /* Unread input at close(2) makes the kernel send RST, which can destroy
+     * the response in flight: shut the write side and drain for a while. */
+    if (shutdown(c->ev.fd, SHUT_WR) == -1) {
+        am_conn_close(c);
+        return;
+    }
+    c->lingering = 1;
+    am_timer_del(&c->read_timer);
+    am_timer_add(&c->linger_timer, CONN_LINGER_MSEC);
+    conn_update_events(c);
+}
+
+static void
+conn_on_linger_timeout(am_timer_t *t)
+{
+    am_conn_close(t->data);
+}
+
+void
+am_conn_close(am_conn_t *c)
+{
+    if (c->closed) {
+        return;
+    }
+    if (c->proto && c->proto->on_close) {
+        c->proto->on_close(c);
+    }
+    c->closed = 1;
+    am_event_del(&c->ev);
+    close(c->ev.fd);
+    c->ev.fd = -1;
+    am_timer_del(&c->read_timer);
+    am_timer_del(&c->write_timer);
+    am_timer_del(&c->linger_timer);
+    am_post_cancel(&c->post);
+
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        conn_list = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    am_conn_count--;
+
+    /* Freed after this turn: other events of the batch may point at it. */
+    c->next = conn_free_list;
+    conn_free_list = c;
+}
+
+void
+am_conn_shutdown_all(void)
+{
+    am_conn_t *c, *next;
+
+    for (c = conn_list; c != NULL; c = next) {
+        next = c->next;
+        if (c->proto && c->proto->on_shutdown) {
+            c->proto->on_shutdown(c);
+        }
+    }
+}
+
+void
+am_conn_close_all(void)
+{
+    while (conn_list != NULL) {
+        am_conn_close(conn_list);
+    }
+}
+
+void
+am_conn_flush_all(void)
+{
+    am_conn_t *c;
+
+    while (conn_dirty != NULL) {
+        c = conn_dirty;
+        conn_dirty = c->next_dirty;
+        c->dirty = 0;
+        if (!c->closed && !c->write_blocked) {
+            conn_flush(c);
+        }
+    }
+    while (conn_free_list != NULL) {
+        c = conn_free_list;
+        conn_free_list = c->next;
+        am_buf_free(&c->rbuf);
+        am_buf_free(&c->wbuf);
+        free(c);
+    }
+}
