@@ -1278,7 +1278,7 @@ conf_load_pythonpath(conf_ctx_t *ctx, const am_conf_key_t *k,
 }
 
 static int
-conf_load_env(conf_ctx_t *ctx, const am_conf_key_t *k, yaml_node_t *map)
+conf_load_env(conf_ctx_t *ctx, yaml_node_t *map)
 {
     char q[CONF_QUOTE_MAX * 4 + 8], dname[128];
     am_conf_t *conf = ctx->conf;
@@ -1320,7 +1320,6 @@ conf_load_env(conf_ctx_t *ctx, const am_conf_key_t *k, yaml_node_t *map)
         conf->env_values[conf->nenv] = am_strdup(v);
         conf->nenv++;
     }
-    (void)k;
     return AM_OK;
 }
 
@@ -1472,7 +1471,7 @@ conf_walk_map(conf_ctx_t *ctx, yaml_node_t *map, const char *prefix,
             rc = conf_load_pythonpath(ctx, k, value);
             break;
         case AM_CONF_ENV:
-            rc = conf_load_env(ctx, k, value);
+            rc = conf_load_env(ctx, value);
             break;
         case AM_CONF_LISTEN:
             rc = conf_load_listen(ctx, k, value);
