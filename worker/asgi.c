@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "worker/asgi.h"
 #include "worker/asgi_py.h"
+#include "worker/event.h"
 
 struct am_asgi_request_s {
     PyObject_HEAD
@@ -184,6 +185,7 @@ asgi_future_resolve(PyObject **slot, PyObject *method, PyObject *value)
         return;
     }
     *slot = NULL;
+    am_event_wake_python();
     r = PyObject_CallMethodNoArgs(fut, s_done);
     if (r == NULL) {
         PyErr_WriteUnraisable(fut);
@@ -903,6 +905,7 @@ am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
     }
     /* The loop keeps a reference to scheduled tasks. */
     Py_DECREF(task);
+    am_event_wake_python();
     am_asgi_running++;
     return r; /* the protocol's reference */
 

@@ -15,6 +15,7 @@
 #define EVENT_BATCH 256
 
 am_msec_t am_event_now;
+int am_event_python_pending;
 
 static int event_epfd = -1;
 static am_event_hook_pt event_before_wait;
@@ -313,12 +314,13 @@ am_event_poll(am_msec_t timeout_ms, am_ready_fd_t *ready, size_t n,
     int i, nev, timeout;
 
     am_event_now = am_now_msec();
+    am_event_python_pending = 0;
     post_run();
     if (event_before_wait) {
         event_before_wait();
     }
 
-    if (post_head != NULL) {
+    if (post_head != NULL || am_event_python_pending) {
         timeout = 0;
     } else {
         timeout = timeout_ms < 0 ? -1 : (int)am_min(timeout_ms, 86400000);

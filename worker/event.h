@@ -84,6 +84,11 @@ typedef void (*am_event_unlock_pt)(int unlock);
 size_t am_event_poll(am_msec_t timeout_ms, am_ready_fd_t *ready, size_t n,
                      am_event_unlock_pt unlock);
 
+/* Set by code that queued Python work (resolved a future, created a task)
+ * while inside a poll: the wait that follows must not block. */
+extern int am_event_python_pending;
+#define am_event_wake_python() (am_event_python_pending = 1)
+
 /* Cached once per poll. */
 extern am_msec_t am_event_now;
 

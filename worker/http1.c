@@ -441,6 +441,14 @@ http1_on_headers_complete(http_parser *p)
         while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
             vlen--;
         }
+        /* RFC 9110 §5.1: a field name is a token; http-parser lets some
+         * bytes through that are not. */
+        for (size_t j = 0; j < f->name_len; j++) {
+            if (!http1_tchar[(unsigned char)base[f->name_off + j]]) {
+                h->error_status = 400;
+                goto refuse;
+            }
+        }
         headers[i].name = base + f->name_off;
         headers[i].name_len = f->name_len;
         headers[i].value = f->value_len ? v : "";

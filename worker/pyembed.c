@@ -418,6 +418,7 @@ am_py_stop(void)
 {
     PyObject *r = PyObject_CallMethod(py_loop, "stop", NULL);
 
+    am_event_wake_python(); /* the loop checks the flag after select() */
     if (r == NULL) {
         PyErr_Print();
         return;
