@@ -139,6 +139,12 @@ am_conn_on_accept(am_event_t *ev, uint32_t events)
             return;
         }
         c = conn_create(fd, l, &peer);
+        if (am_log_enabled(AM_LOG_DEBUG)) {
+            am_log(AM_LOG_DEBUG, 0, "*%llu accepted from %s:%d on %s",
+                   (unsigned long long)c->id,
+                   c->client_host[0] ? c->client_host : "unix", c->client_port,
+                   l->address);
+        }
         am_http1_attach(c);
     }
 }
@@ -390,6 +396,9 @@ am_conn_close(am_conn_t *c)
 {
     if (c->closed) {
         return;
+    }
+    if (am_log_enabled(AM_LOG_DEBUG)) {
+        am_log(AM_LOG_DEBUG, 0, "*%llu closed", (unsigned long long)c->id);
     }
     if (c->proto && c->proto->on_close) {
         c->proto->on_close(c);

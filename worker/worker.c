@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -216,6 +217,16 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
         return AM_EXIT_BOOT;
     }
     worker_apply_env();
+    /* The virtualenv is relative to where the master started, as the
+     * other paths of the file are; pythonpath is relative to chdir. */
+    if (conf->virtualenv != NULL && conf->virtualenv[0] != '/') {
+        char *abs = realpath(conf->virtualenv, NULL);
+
+        if (abs != NULL) {
+            free(conf->virtualenv);
+            conf->virtualenv = abs;
+        }
+    }
     if (conf->chdir != NULL && chdir(conf->chdir) == -1) {
         snprintf(err, sizeof(err), "chdir(\"%s\") failed: %s", conf->chdir,
                  strerror(errno));
@@ -250,6 +261,7 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     if (am_ipc_send(ipc_fd, AM_IPC_READY, NULL) != AM_OK) {
         return AM_EXIT_BOOT;
     }
+    am_log(AM_LOG_NOTICE, 0, "worker ready");
 
     am_py_run();
     am_conn_close_all();
