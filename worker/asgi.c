@@ -67,7 +67,7 @@ static PyObject *s_type, *s_http, *s_asgi, *s_http_version, *s_method,
     *s_more_body, *s_status, *s_trailers, *s_http_request,
     *s_http_disconnect, *s_http_response_start, *s_http_response_body,
     *s_http_response_trailers, *s_set_result, *s_set_exception, *s_done,
-    *s_cancelled, *s_version, *s_spec_version, *s_http_response_trailers_ext;
+    *s_cancelled, *s_version, *s_spec_version, *s_http_response_trailers_ext, *s_more_trailers;
 
 static PyTypeObject asgi_request_type;
 static PyTypeObject asgi_ready_type;
@@ -516,14 +516,14 @@ asgi_send_trailers(am_asgi_request_t *r, PyObject *msg)
                         "http.response.start or sent twice");
         return NULL;
     }
-    if (asgi_get_bool(msg, s_more_body, &more) == -1) {
+    if (asgi_get_bool(msg, s_more_trailers, &more) == -1) {
         return NULL;
     }
     if (asgi_headers_from(PyDict_GetItemWithError(msg, s_headers), &items,
                           &headers, &n, stack, am_nitems(stack)) == -1) {
         return NULL;
     }
-    rc = r->ops->trailers(r->stream, headers, n, &err);
+    rc = r->ops->trailers(r->stream, headers, n, more, &err);
     if (headers != stack) {
         PyMem_Free(headers);
     }
@@ -1062,6 +1062,7 @@ am_asgi_init(am_conf_t *c)
     s_extensions = asgi_intern("extensions");
     s_body = asgi_intern("body");
     s_more_body = asgi_intern("more_body");
+    s_more_trailers = asgi_intern("more_trailers");
     s_status = asgi_intern("status");
     s_trailers = asgi_intern("trailers");
     s_http_request = asgi_intern("http.request");

@@ -57,8 +57,9 @@ typedef struct am_asgi_ops_s {
     int (*start)(void *stream, int status, const am_header_t *headers,
                  size_t nheaders, int trailers, const char **err);
     int (*body)(void *stream, const char *data, size_t len, int more);
+    /* more: further trailers follow (more_trailers). */
     int (*trailers)(void *stream, const am_header_t *headers,
-                    size_t nheaders, const char **err);
+                    size_t nheaders, int more, const char **err);
     /* The app consumed n body bytes (n may be 0: it is waiting for body,
      * e.g. time to send "100 Continue"). */
     void (*consumed)(void *stream, size_t n);

@@ -55,6 +55,7 @@ typedef struct http1_s {
     unsigned discarding : 1; /* response done, still reading the body */
     unsigned body_paused : 1;
     unsigned head_deadline : 1; /* header_read armed for this request */
+    unsigned te_trailers : 1;   /* the client sent "TE: trailers" */
 
     /* response */
     int status;
@@ -68,6 +69,8 @@ typedef struct http1_s {
     unsigned resp_has_server : 1;
     unsigned resp_has_date : 1;
     unsigned resp_has_te : 1;
+    unsigned resp_trailers : 1;      /* the app announced trailers */
+    unsigned resp_trailers_sent : 1; /* the last chunk is written */
     uint64_t resp_length;
     uint64_t resp_sent; /* body bytes */
     am_buf_t resp_head;
@@ -96,7 +99,7 @@ static int http1_resp_start(void *stream, int status,
 static int http1_resp_body(void *stream, const char *data, size_t len,
                            int more);
 static int http1_resp_trailers(void *stream, const am_header_t *headers,
-                               size_t n, const char **err);
+                               size_t n, int more, const char **err);
 static void http1_resp_consumed(void *stream, size_t n);
 static void http1_resp_finish(void *stream, int complete);
 
@@ -286,7 +289,8 @@ http1_reset(http1_t *h)
     h->resp_started = h->resp_head_sent = h->resp_chunked = 0;
     h->resp_no_body = h->resp_done = h->resp_close = 0;
     h->resp_has_length = h->resp_has_server = h->resp_has_date = 0;
-    h->resp_has_te = 0;
+    h->resp_has_te = h->resp_trailers = h->resp_trailers_sent = 0;
+    h->te_trailers = 0;
     h->resp_length = h->resp_sent = 0;
     h->resp_head.pos = h->resp_head.len = 0;
 }
@@ -535,6 +539,7 @@ http1_on_headers_complete(http_parser *p)
     head.has_body = (p->flags & F_CHUNKED) ||
                     ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
     head.trailers_allowed = te_trailers && !h->http10;
+    h->te_trailers = head.trailers_allowed;
     if (!head.has_body) {
         h->expect_continue = 0;
     }
@@ -950,7 +955,7 @@ http1_resp_start(void *stream, int status, const am_header_t *headers,
         am_buf_append(b, hd->value, hd->value_len);
         am_buf_append(b, "\r\n", 2);
     }
-    (void)trailers;
+    h->resp_trailers = trailers ? 1 : 0;
     return AM_OK;
 }
 
@@ -1056,12 +1061,50 @@ http1_resp_body(void *stream, const char *data, size_t len, int more)
     return am_conn_pending(c) > conf->limit_write_buffer ? AM_AGAIN : AM_OK;
 }
 
+/* RFC 9112 §7.1.2: trailer fields follow the last chunk. Without chunked
+ * framing (a known length, HEAD, or a client that did not send
+ * "TE: trailers") they are dropped, as RFC 9110 §6.5.1 allows. */
 static int
 http1_resp_trailers(void *stream, const am_header_t *headers, size_t n,
-                    const char **err)
+                    int more, const char **err)
 {
-    *err = "trailers are not supported on this connection";
-    return AM_DECLINED;
+    http1_t *h = stream;
+    am_conn_t *c = h->c;
+    size_t i;
+
+    if (c->closed) {
+        return AM_ERROR;
+    }
+    for (i = 0; i < n; i++) {
+        if (http1_check_field(&headers[i], err) != AM_OK) {
+            return AM_DECLINED;
+        }
+    }
+    if (!h->resp_head_sent) {
+        http1_send_head(h, 0, 1);
+    }
+    if (h->resp_chunked && !h->is_head && h->te_trailers) {
+        if (!h->resp_trailers_sent) {
+            h->resp_trailers_sent = 1;
+            am_conn_write(c, "0\r\n", 3);
+        }
+        for (i = 0; i < n; i++) {
+            am_conn_write(c, headers[i].name, headers[i].name_len);
+            am_conn_write(c, ": ", 2);
+            am_conn_write(c, headers[i].value, headers[i].value_len);
+            am_conn_write(c, "\r\n", 2);
+        }
+    }
+    if (!more) {
+        if (h->resp_chunked && !h->is_head) {
+            am_conn_write(c, h->resp_trailers_sent && h->te_trailers
+                                 ? "\r\n"
+                                 : "0\r\n\r\n",
+                          h->resp_trailers_sent && h->te_trailers ? 2 : 5);
+        }
+        h->resp_done = 1;
+    }
+    return AM_OK;
 }
 
 static void
