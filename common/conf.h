@@ -23,6 +23,32 @@ enum {
     AM_LIFESPAN_OFF
 };
 
+enum {
+    AM_TLS_CLIENT_AUTH_NONE = 0,
+    AM_TLS_CLIENT_AUTH_OPTIONAL,
+    AM_TLS_CLIENT_AUTH_REQUIRE
+};
+
+/* listen[].tls (issue 4). Paths as written (relative to the master's
+ * start directory). */
+typedef struct am_tls_conf_s {
+    char *certificate;  /* PEM chain, leaf first (required) */
+    char *key;          /* PEM private key (required) */
+    char *client_ca;    /* PEM CA bundle for client certificates */
+    int client_auth;    /* AM_TLS_CLIENT_AUTH_*, default none */
+    int min_version;    /* 0x0303 (TLS 1.2, default) or 0x0304 */
+    char *ciphers;      /* TLS <= 1.2 cipher list, NULL: OpenSSL's */
+    char *ciphersuites; /* TLS 1.3 suites, NULL: OpenSSL's */
+    int line, column;   /* of the "tls" key, for errors */
+} am_tls_conf_t;
+
+/* A trusted proxy network for forwarded_allow_ips. */
+typedef struct am_cidr_s {
+    int family; /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    int prefix; /* bits */
+} am_cidr_t;
+
 typedef struct am_listen_s {
     char *address; /* as written: "127.0.0.1:8000", "[::1]:8000", "unix:/p" */
     struct sockaddr_storage addr; /* resolved by am_conf_parse_address() */
@@ -73,6 +99,25 @@ typedef struct am_conf_s {
                                   send() waits for the socket */
     size_t limit_connections;  /* per worker, default 10000 */
 
+    /* http2 (RFC 9113 §6.5.2 SETTINGS we advertise) */
+    size_t h2_max_concurrent_streams; /* 100 */
+    size_t h2_initial_window_size;    /* 256KiB per stream (max 2^31-1) */
+    size_t h2_connection_window;      /* 1MiB per connection: the bound on buffered request bodies */
+    size_t h2_max_frame_size;         /* 16KiB (16384..16777215) */
+    size_t h2_header_table_size;      /* 4KiB */
+    size_t h2_max_header_list_size;   /* 64KiB */
+
+    /* Peers whose Forwarded / X-Forwarded-* headers are believed.
+     * Default: 127.0.0.1 and ::1. "*" trusts everyone (nforwarded = 0,
+     * forwarded_all = 1). */
+    am_cidr_t *forwarded_allow;
+    size_t nforwarded_allow;
+    int forwarded_all;
+
+    /* TLS session ticket keys, made once by am_conf_finish() (random) and
+     * inherited by every worker so a ticket works on any of them. */
+    unsigned char tls_ticket_keys[80];
+
     /* timeouts (milliseconds) */
     am_msec_t timeout_keepalive;   /* 5s idle between requests */
     am_msec_t timeout_header_read; /* 10s to receive a request head: 408 */
@@ -80,6 +125,8 @@ typedef struct am_conf_s {
     am_msec_t timeout_write;       /* 60s without write progress: close */
     am_msec_t timeout_graceful;    /* 30s for a graceful stop */
     am_msec_t timeout_boot;        /* 60s for import + lifespan startup */
+    am_msec_t timeout_tls_handshake; /* 10s */
+    am_msec_t timeout_h2_idle;       /* 60s without streams: GOAWAY */
 } am_conf_t;
 
 /* Defaults only; never NULL. */
