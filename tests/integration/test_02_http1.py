@@ -369,7 +369,14 @@ def test_garbage_gets_400(srv):
 
 def test_bad_header_name_gets_400(srv):
     with raw(srv) as c:
-        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n")
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nBad\x01Name: v\r\n\r\n")
+        assert c.read_response().status == 400
+
+
+def test_space_before_colon_gets_400(srv):
+    # RFC 9112 5.1: whitespace between field name and colon MUST get 400.
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Bad : v\r\n\r\n")
         assert c.read_response().status == 400
 
 
