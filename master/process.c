@@ -104,7 +104,7 @@ static void
 process_child(am_master_t *m, int slot, int ipc_fd)
 {
     struct sigaction sa;
-    sigset_t empty;
+    sigset_t mask;
     int rc;
 
     am_log_slot = slot;
@@ -119,8 +119,11 @@ process_child(am_master_t *m, int slot, int ipc_fd)
         }
     }
 
-    /* The worker starts from default dispositions and an empty mask and
-     * sets up what it needs (its own signalfd, SIGPIPE). */
+    /* The worker starts from default dispositions and sets up what it
+     * needs (its own signalfd, SIGPIPE). SIGUSR1 (and SIGHUP, later) stay
+     * blocked: the master forwards them to booting workers too, and a
+     * signal that arrives before the worker's signalfd exists must wait
+     * for it, not kill the worker. Nothing else stays blocked. */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
     sigemptyset(&sa.sa_mask);
@@ -129,8 +132,10 @@ process_child(am_master_t *m, int slot, int ipc_fd)
             sigaction(sig, &sa, NULL);
         }
     }
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
 
     /* A worker must not outlive its master. The master may have died
      * before prctl() ran: then we have been reparented already. */
