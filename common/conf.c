@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -67,6 +68,7 @@ static int conf_set_value(am_conf_t *conf, const am_conf_key_t *k,
                           char *err, size_t size);
 static int conf_walk_map(conf_ctx_t *ctx, yaml_node_t *map, const char *prefix,
                          const char *where);
+static void conf_clear_cidrs(am_conf_t *conf);
 
 static const conf_unit_t conf_size_units[] = {
     { "", 1 },
@@ -250,6 +252,15 @@ conf_describe(const am_conf_key_t *k, char *buf, size_t size)
         return "host:port, [v6]:port, :port or unix:/path";
     case AM_CONF_MODE:
         return "an octal file mode from 0 to 0777 such as \"0660\"";
+    case AM_CONF_TLS:
+        return "a map with \"certificate\" and \"key\"";
+    case AM_CONF_CLIENT_AUTH:
+        return "one of none, optional, require";
+    case AM_CONF_TLS_VERSION:
+        return "one of 1.2, 1.3 (or TLSv1.2, TLSv1.3)";
+    case AM_CONF_CIDRS:
+        return "a list of IP addresses or networks such as \"10.0.0.0/8\", "
+               "or \"*\"";
     }
     return "?";
 }
@@ -341,7 +352,12 @@ conf_suggest(const char *prefix, const char *key, char *buf, size_t size)
         if (strcasecmp(shortname, key) != 0 && strcasecmp(k->name, key) != 0) {
             continue;
         }
-        if (strncmp(k->name, "listen.", 7) == 0) {
+        if (strncmp(k->name, "listen.tls.", 11) == 0) {
+            snprintf(buf, size,
+                     "; did you mean \"%s\" in the \"tls\" map of a "
+                     "\"listen\" item?",
+                     shortname);
+        } else if (strncmp(k->name, "listen.", 7) == 0) {
             snprintf(buf, size, "; did you mean \"%s\" in a \"listen\" item?",
                      shortname);
         } else if (dot == NULL) {
@@ -790,12 +806,48 @@ conf_listen_same(const am_listen_t *a, const am_listen_t *b)
 }
 
 static void
+conf_tls_free(am_tls_conf_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    free(t->certificate);
+    free(t->key);
+    free(t->client_ca);
+    free(t->ciphers);
+    free(t->ciphersuites);
+    free(t);
+}
+
+static void
 conf_listen_free(am_listen_t *l)
 {
     free(l->address);
     l->address = NULL;
     free(l->path);
     l->path = NULL;
+    conf_tls_free(l->tls);
+    l->tls = NULL;
+}
+
+/* The defaults of the rows "prefix.name" (one level down) into base. */
+static void
+conf_set_defaults(am_conf_t *conf, const char *prefix, void *base)
+{
+    size_t plen = strlen(prefix);
+    const am_conf_key_t *k;
+    char err[512];
+    int rc;
+
+    for (size_t i = 0; i < am_conf_nkeys; i++) {
+        k = &am_conf_keys[i];
+        if (k->dflt == NULL || strncmp(k->name, prefix, plen) != 0 ||
+            k->name[plen] != '.' || strchr(k->name + plen + 1, '.') != NULL) {
+            continue;
+        }
+        rc = conf_set_value(conf, k, k->name, base, k->dflt, err, sizeof(err));
+        AM_ASSERT(rc == AM_OK);
+    }
 }
 
 /* Parse address into a new last listener; refuse one already declared. */
@@ -803,10 +855,8 @@ static int
 conf_listen_push(am_conf_t *conf, const char *address, int line, int column,
                  am_listen_t **out, char *err, size_t size)
 {
-    const am_conf_key_t *backlog = am_conf_schema_find("listen.backlog");
     char q[CONF_QUOTE_MAX * 4 + 8];
     am_listen_t l;
-    int rc;
 
     memset(&l, 0, sizeof(l));
     if (am_conf_parse_address(address, &l, err, size) != AM_OK) {
@@ -832,9 +882,7 @@ conf_listen_push(am_conf_t *conf, const char *address, int line, int column,
     l.fd = -1;
     l.line = line;
     l.column = column;
-    rc = conf_set_value(conf, backlog, backlog->name, &l, backlog->dflt, err,
-                        size);
-    AM_ASSERT(rc == AM_OK);
+    conf_set_defaults(conf, "listen", &l);
 
     conf->listen =
         am_realloc(conf->listen, (conf->nlisten + 1) * sizeof(am_listen_t));
@@ -895,6 +943,93 @@ conf_clear_env(am_conf_t *conf)
     conf->env_names = NULL;
     conf->env_values = NULL;
     conf->nenv = 0;
+}
+
+/* Trusted proxies */
+
+/* "10.0.0.0/8", "fd00::/8", "127.0.0.1" (a /32), "::1" (a /128). Host bits
+ * below the prefix are cleared: "192.168.1.7/24" is 192.168.1.0/24. */
+static int
+conf_parse_cidr(const char *s, size_t len, am_cidr_t *out)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *slash = memchr(s, '/', len), *p;
+    size_t hlen = slash ? (size_t)(slash - s) : len;
+    uint64_t bits;
+    int max;
+
+    if (hlen == 0 || hlen >= sizeof(host)) {
+        return AM_ERROR;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, host, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        return AM_ERROR;
+    }
+    out->prefix = max;
+    if (slash != NULL) {
+        p = slash + 1;
+        if (p == s + len || conf_parse_u64(&p, &bits) != AM_OK ||
+            p != s + len || bits > (uint64_t)max) {
+            return AM_ERROR;
+        }
+        out->prefix = (int)bits;
+    }
+    for (int i = out->prefix; i < max; i++) {
+        out->addr[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+    }
+    return AM_OK;
+}
+
+static void
+conf_clear_cidrs(am_conf_t *conf)
+{
+    free(conf->forwarded_allow);
+    conf->forwarded_allow = NULL;
+    conf->nforwarded_allow = 0;
+    conf->forwarded_all = 0;
+}
+
+/* Add the entries of s, separated by commas or blanks (gunicorn's
+ * "127.0.0.1,::1" reads as it does there). "*" trusts every peer. */
+static int
+conf_add_cidrs(am_conf_t *conf, const char *dname, const char *s, char *err,
+               size_t size)
+{
+    char q[CONF_QUOTE_MAX * 4 + 8];
+    am_cidr_t cidr;
+    size_t len;
+
+    for (;;) {
+        s += strspn(s, ", \t");
+        if (*s == '\0') {
+            return AM_OK;
+        }
+        len = strcspn(s, ", \t");
+        if (len == 1 && *s == '*') {
+            conf->forwarded_all = 1;
+        } else if (conf_parse_cidr(s, len, &cidr) == AM_OK) {
+            conf->forwarded_allow =
+                am_realloc(conf->forwarded_allow,
+                           (conf->nforwarded_allow + 1) * sizeof(am_cidr_t));
+            conf->forwarded_allow[conf->nforwarded_allow++] = cidr;
+        } else {
+            snprintf(err, size,
+                     "\"%s\": bad address or network %s: expected an IP "
+                     "address, a network such as \"10.0.0.0/8\" or "
+                     "\"fd00::/8\", or \"*\"",
+                     dname, conf_quote(q, sizeof(q), s, len));
+            return AM_ERROR;
+        }
+        s += len;
+    }
 }
 
 /* Scalar values: one setter for the file, the defaults and the flags */
@@ -1066,9 +1201,39 @@ conf_set_value(am_conf_t *conf, const am_conf_key_t *k, const char *dname,
         *conf_field(base, k, int) = mode;
         return AM_OK;
 
+    case AM_CONF_CLIENT_AUTH:
+        if (strcasecmp(v, "none") == 0) {
+            *conf_field(base, k, int) = AM_TLS_CLIENT_AUTH_NONE;
+        } else if (strcasecmp(v, "optional") == 0) {
+            *conf_field(base, k, int) = AM_TLS_CLIENT_AUTH_OPTIONAL;
+        } else if (strcasecmp(v, "require") == 0) {
+            *conf_field(base, k, int) = AM_TLS_CLIENT_AUTH_REQUIRE;
+        } else {
+            return AM_ERROR;
+        }
+        return AM_OK;
+
+    case AM_CONF_TLS_VERSION:
+        if (strncasecmp(v, "TLSv", 4) == 0) {
+            v += 4;
+        }
+        if (strcmp(v, "1.2") == 0) {
+            *conf_field(base, k, int) = 0x0303; /* TLS1_2_VERSION */
+        } else if (strcmp(v, "1.3") == 0) {
+            *conf_field(base, k, int) = 0x0304; /* TLS1_3_VERSION */
+        } else {
+            return AM_ERROR;
+        }
+        return AM_OK;
+
+    case AM_CONF_CIDRS:
+        conf_clear_cidrs(conf);
+        return conf_add_cidrs(conf, dname, v, err, size);
+
     case AM_CONF_SECTION:
     case AM_CONF_ENV:
     case AM_CONF_ADDRESS:
+    case AM_CONF_TLS:
         break;
     }
     return AM_ERROR;
@@ -1323,11 +1488,76 @@ conf_load_env(conf_ctx_t *ctx, yaml_node_t *map)
     return AM_OK;
 }
 
-/* One listener: "ADDRESS" or {address, backlog, mode}. */
+/* listen[N].tls: a map of "listen.tls.*" keys into a new am_tls_conf_t.
+ * keynode is the "tls" key: its position is kept for am_tls_check(). */
+static int
+conf_load_tls(conf_ctx_t *ctx, am_listen_t *l, const char *dname,
+              yaml_node_t *keynode, yaml_node_t *map)
+{
+    char where[160], kname[192];
+    yaml_node_t *value, *client_auth = NULL;
+    const am_conf_key_t *k;
+    yaml_node_pair_t *pair;
+    am_tls_conf_t *t;
+    const char *name;
+
+    t = am_calloc(1, sizeof(am_tls_conf_t));
+    conf_set_defaults(ctx->conf, "listen.tls", t);
+    t->line = (int)keynode->start_mark.line + 1;
+    t->column = (int)keynode->start_mark.column + 1;
+    conf_tls_free(l->tls);
+    l->tls = t;
+
+    snprintf(where, sizeof(where), "\"%s\"", dname);
+    for (pair = map->data.mapping.pairs.start;
+         pair < map->data.mapping.pairs.top; pair++) {
+        if (conf_pair_key(ctx, map, pair, where, &name) != AM_OK) {
+            return AM_ERROR;
+        }
+        k = conf_lookup(ctx, conf_node(ctx, pair->key), "listen.tls", name,
+                        where);
+        if (k == NULL) {
+            return AM_ERROR;
+        }
+        value = conf_node(ctx, pair->value);
+        if (conf_is_null(value)) {
+            continue;
+        }
+        snprintf(kname, sizeof(kname), "%s.%s", dname, name);
+        if ((k->kinds & conf_kind(value)) == 0) {
+            return conf_expected(ctx, k, kname, value);
+        }
+        if (conf_apply_scalar(ctx, k, kname, t, value) != AM_OK) {
+            return AM_ERROR;
+        }
+        if (k->type == AM_CONF_CLIENT_AUTH) {
+            client_auth = value;
+        }
+    }
+
+    if (t->certificate == NULL || t->key == NULL) {
+        conf_error(ctx, &keynode->start_mark, "\"%s\": missing \"%s\"", dname,
+                   t->certificate == NULL ? "certificate" : "key");
+        return AM_ERROR;
+    }
+    if (t->client_auth != AM_TLS_CLIENT_AUTH_NONE && t->client_ca == NULL) {
+        conf_error(ctx, &client_auth->start_mark,
+                   "\"%s.client_auth\": \"%s\" needs \"client_ca\", the CA "
+                   "certificates that sign client certificates",
+                   dname,
+                   t->client_auth == AM_TLS_CLIENT_AUTH_REQUIRE ? "require"
+                                                                : "optional");
+        return AM_ERROR;
+    }
+    return AM_OK;
+}
+
+/* One listener: "ADDRESS" or a map of "listen.*" keys. The address is
+ * parsed first (the listener exists), then the other keys in file order. */
 static int
 conf_load_listener(conf_ctx_t *ctx, const char *dname, yaml_node_t *item)
 {
-    yaml_node_t *address = NULL, *backlog = NULL, *mode = NULL, *value;
+    yaml_node_t *address = NULL, *value, *keynode;
     char where[80], sub[512], found[CONF_QUOTE_MAX * 4 + 8], kname[128];
     const am_conf_key_t *k;
     yaml_node_pair_t *pair;
@@ -1353,15 +1583,11 @@ conf_load_listener(conf_ctx_t *ctx, const char *dname, yaml_node_t *item)
                 continue;
             }
             snprintf(kname, sizeof(kname), "%s.%s", dname, name);
-            if (value->type != YAML_SCALAR_NODE) {
+            if ((k->kinds & conf_kind(value)) == 0) {
                 return conf_expected(ctx, k, kname, value);
             }
             if (k->type == AM_CONF_ADDRESS) {
                 address = value;
-            } else if (k->type == AM_CONF_BACKLOG) {
-                backlog = value;
-            } else {
-                mode = value;
             }
         }
         if (address == NULL) {
@@ -1388,17 +1614,31 @@ conf_load_listener(conf_ctx_t *ctx, const char *dname, yaml_node_t *item)
         conf_error(ctx, &address->start_mark, "\"%s\": %s", kname, sub);
         return AM_ERROR;
     }
-    if (backlog != NULL) {
-        snprintf(kname, sizeof(kname), "%s.backlog", dname);
-        if (conf_apply_scalar(ctx, am_conf_schema_find("listen.backlog"), kname,
-                              l, backlog) != AM_OK) {
-            return AM_ERROR;
-        }
+    if (address == item) {
+        return AM_OK;
     }
-    if (mode != NULL) {
-        snprintf(kname, sizeof(kname), "%s.mode", dname);
-        if (l->family != AF_UNIX) {
-            conf_error(ctx, &mode->start_mark,
+
+    /* The keys were checked above: known, once each, of the right kind. */
+    for (pair = item->data.mapping.pairs.start;
+         pair < item->data.mapping.pairs.top; pair++) {
+        keynode = conf_node(ctx, pair->key);
+        name = (const char *)keynode->data.scalar.value;
+        snprintf(kname, sizeof(kname), "listen.%s", name);
+        k = am_conf_schema_find(kname);
+        value = conf_node(ctx, pair->value);
+        if (conf_is_null(value) || k->type == AM_CONF_ADDRESS) {
+            continue;
+        }
+        snprintf(kname, sizeof(kname), "%s.%s", dname, name);
+        if (k->type == AM_CONF_TLS) {
+            snprintf(kname, sizeof(kname), "%s.tls", dname);
+            if (conf_load_tls(ctx, l, kname, keynode, value) != AM_OK) {
+                return AM_ERROR;
+            }
+            continue;
+        }
+        if (k->type == AM_CONF_MODE && l->family != AF_UNIX) {
+            conf_error(ctx, &value->start_mark,
                        "\"%s\": only UNIX socket listeners take a mode, %s "
                        "is not one",
                        kname,
@@ -1406,8 +1646,7 @@ conf_load_listener(conf_ctx_t *ctx, const char *dname, yaml_node_t *item)
                                   strlen(l->address)));
             return AM_ERROR;
         }
-        if (conf_apply_scalar(ctx, am_conf_schema_find("listen.mode"), kname, l,
-                              mode) != AM_OK) {
+        if (conf_apply_scalar(ctx, k, kname, l, value) != AM_OK) {
             return AM_ERROR;
         }
     }
@@ -1429,6 +1668,42 @@ conf_load_listen(conf_ctx_t *ctx, const am_conf_key_t *k, yaml_node_t *value)
          item < value->data.sequence.items.top; item++, i++) {
         snprintf(dname, sizeof(dname), "%s[%zu]", k->name, i);
         if (conf_load_listener(ctx, dname, conf_node(ctx, *item)) != AM_OK) {
+            return AM_ERROR;
+        }
+    }
+    return AM_OK;
+}
+
+/* forwarded_allow_ips: a list of entries, or one string of them. */
+static int
+conf_load_cidrs(conf_ctx_t *ctx, const am_conf_key_t *k, yaml_node_t *value)
+{
+    char dname[64], sub[512], found[CONF_QUOTE_MAX * 4 + 8];
+    yaml_node_item_t *item;
+    yaml_node_t *node;
+    const char *v;
+    size_t i = 0;
+
+    if (value->type == YAML_SCALAR_NODE) {
+        return conf_apply_scalar(ctx, k, k->name, ctx->conf, value);
+    }
+    conf_clear_cidrs(ctx->conf);
+    for (item = value->data.sequence.items.start;
+         item < value->data.sequence.items.top; item++, i++) {
+        node = conf_node(ctx, *item);
+        snprintf(dname, sizeof(dname), "%s[%zu]", k->name, i);
+        if (node->type != YAML_SCALAR_NODE || conf_is_null(node)) {
+            conf_error(ctx, &node->start_mark,
+                       "\"%s\": expected an IP address, a network such as "
+                       "\"10.0.0.0/8\" or \"*\", found %s",
+                       dname, conf_found(found, sizeof(found), node));
+            return AM_ERROR;
+        }
+        if (conf_scalar(ctx, dname, node, &v) != AM_OK) {
+            return AM_ERROR;
+        }
+        if (conf_add_cidrs(ctx->conf, dname, v, sub, sizeof(sub)) != AM_OK) {
+            conf_error(ctx, &node->start_mark, "%s", sub);
             return AM_ERROR;
         }
     }
@@ -1475,6 +1750,9 @@ conf_walk_map(conf_ctx_t *ctx, yaml_node_t *map, const char *prefix,
             break;
         case AM_CONF_LISTEN:
             rc = conf_load_listen(ctx, k, value);
+            break;
+        case AM_CONF_CIDRS:
+            rc = conf_load_cidrs(ctx, k, value);
             break;
         default:
             rc = conf_apply_scalar(ctx, k, k->name, ctx->conf, value);
@@ -1693,13 +1971,62 @@ am_conf_destroy(am_conf_t *conf)
     free(conf->error_log);
     free(conf->access_log);
     free(conf->access_format);
+    conf_clear_cidrs(conf);
     free(conf);
+}
+
+/* A TLS file path relative to the start directory, made absolute: workers
+ * load certificates after changing to "chdir". */
+static int
+conf_absolute(char **path, char *err, size_t size)
+{
+    char cwd[4096], *abs;
+    size_t n;
+
+    if (*path == NULL || (*path)[0] == '/') {
+        return AM_OK;
+    }
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        snprintf(err, size, "getcwd() failed: %s", strerror(errno));
+        return AM_ERROR;
+    }
+    n = strlen(cwd) + strlen(*path) + 2;
+    abs = am_alloc(n);
+    snprintf(abs, n, "%s/%s", cwd, *path);
+    free(*path);
+    *path = abs;
+    return AM_OK;
+}
+
+/* Random session ticket keys, made once here so every worker forked from
+ * this conf shares them (RFC 5077 §4: the server alone reads tickets). */
+static int
+conf_make_ticket_keys(am_conf_t *conf, char *err, size_t size)
+{
+    size_t n = 0;
+    ssize_t rc;
+
+    while (n < sizeof(conf->tls_ticket_keys)) {
+        rc = getrandom(conf->tls_ticket_keys + n,
+                       sizeof(conf->tls_ticket_keys) - n, 0);
+        if (rc == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            snprintf(err, size, "getrandom() failed: %s", strerror(errno));
+            return AM_ERROR;
+        }
+        n += (size_t)rc;
+    }
+    return AM_OK;
 }
 
 int
 am_conf_finish(am_conf_t *conf, char *err, size_t size)
 {
+    am_tls_conf_t *t;
     const char *venv;
+    int tls = 0;
     long ncpu;
 
     if (conf->app == NULL) {
@@ -1713,6 +2040,21 @@ am_conf_finish(am_conf_t *conf, char *err, size_t size)
     }
     if (conf->nlisten == 0 &&
         am_conf_add_listen(conf, CONF_DEFAULT_LISTEN, err, size) != AM_OK) {
+        return AM_ERROR;
+    }
+    for (size_t i = 0; i < conf->nlisten; i++) {
+        t = conf->listen[i].tls;
+        if (t == NULL) {
+            continue;
+        }
+        if (conf_absolute(&t->certificate, err, size) != AM_OK ||
+            conf_absolute(&t->key, err, size) != AM_OK ||
+            conf_absolute(&t->client_ca, err, size) != AM_OK) {
+            return AM_ERROR;
+        }
+        tls = 1;
+    }
+    if (tls && conf_make_ticket_keys(conf, err, size) != AM_OK) {
         return AM_ERROR;
     }
     if (conf->workers <= 0) {

@@ -29,8 +29,9 @@ enum {
     AM_TLS_CLIENT_AUTH_REQUIRE
 };
 
-/* listen[].tls (issue 4). Paths as written (relative to the master's
- * start directory). */
+/* listen[].tls (issue 4). Paths relative to the master's start directory;
+ * am_conf_finish() makes them absolute, so a worker that changed to chdir
+ * still finds them. */
 typedef struct am_tls_conf_s {
     char *certificate;  /* PEM chain, leaf first (required) */
     char *key;          /* PEM private key (required) */
@@ -53,12 +54,15 @@ typedef struct am_listen_s {
     char *address; /* as written: "127.0.0.1:8000", "[::1]:8000", "unix:/p" */
     struct sockaddr_storage addr; /* resolved by am_conf_parse_address() */
     socklen_t addrlen;
-    int family;       /* AF_INET, AF_INET6 or AF_UNIX */
-    char *path;       /* AF_UNIX: the socket path, else NULL */
-    int backlog;      /* listen(2) backlog, default 1024 */
-    int mode;         /* AF_UNIX: chmod of the socket, -1 for the umask's */
-    int fd;           /* set by the master once bound, -1 before */
-    int line, column; /* where it was declared, for errors; 0 from a flag */
+    int family;         /* AF_INET, AF_INET6 or AF_UNIX */
+    char *path;         /* AF_UNIX: the socket path, else NULL */
+    int backlog;        /* listen(2) backlog, default 1024 */
+    int mode;           /* AF_UNIX: chmod of the socket, -1 for the umask's */
+    int fd;             /* set by the master once bound, -1 before */
+    int line, column;   /* where it was declared, for errors; 0 from a flag */
+    am_tls_conf_t *tls; /* listen[].tls, NULL for cleartext (owned) */
+    int http2;          /* listen[].http2, default 1 */
+    int proxy_protocol; /* listen[].proxy_protocol, default 0 */
 } am_listen_t;
 
 typedef struct am_conf_s {
@@ -102,10 +106,11 @@ typedef struct am_conf_s {
     /* http2 (RFC 9113 §6.5.2 SETTINGS we advertise) */
     size_t h2_max_concurrent_streams; /* 100 */
     size_t h2_initial_window_size;    /* 256KiB per stream (max 2^31-1) */
-    size_t h2_connection_window;      /* 1MiB per connection: the bound on buffered request bodies */
-    size_t h2_max_frame_size;         /* 16KiB (16384..16777215) */
-    size_t h2_header_table_size;      /* 4KiB */
-    size_t h2_max_header_list_size;   /* 64KiB */
+    size_t h2_connection_window; /* 1MiB per connection: the bound on buffered
+                                    request bodies */
+    size_t h2_max_frame_size;    /* 16KiB (16384..16777215) */
+    size_t h2_header_table_size; /* 4KiB */
+    size_t h2_max_header_list_size; /* 64KiB */
 
     /* Peers whose Forwarded / X-Forwarded-* headers are believed.
      * Default: 127.0.0.1 and ::1. "*" trusts everyone (nforwarded = 0,
@@ -119,12 +124,12 @@ typedef struct am_conf_s {
     unsigned char tls_ticket_keys[80];
 
     /* timeouts (milliseconds) */
-    am_msec_t timeout_keepalive;   /* 5s idle between requests */
-    am_msec_t timeout_header_read; /* 10s to receive a request head: 408 */
-    am_msec_t timeout_body_read;   /* 60s without body bytes: close */
-    am_msec_t timeout_write;       /* 60s without write progress: close */
-    am_msec_t timeout_graceful;    /* 30s for a graceful stop */
-    am_msec_t timeout_boot;        /* 60s for import + lifespan startup */
+    am_msec_t timeout_keepalive;     /* 5s idle between requests */
+    am_msec_t timeout_header_read;   /* 10s to receive a request head: 408 */
+    am_msec_t timeout_body_read;     /* 60s without body bytes: close */
+    am_msec_t timeout_write;         /* 60s without write progress: close */
+    am_msec_t timeout_graceful;      /* 30s for a graceful stop */
+    am_msec_t timeout_boot;          /* 60s for import + lifespan startup */
     am_msec_t timeout_tls_handshake; /* 10s */
     am_msec_t timeout_h2_idle;       /* 60s without streams: GOAWAY */
 } am_conf_t;

@@ -23,6 +23,8 @@
 
 #define CONF(field)   offsetof(am_conf_t, field)
 #define LISTEN(field) offsetof(am_listen_t, field)
+#define TLS(field)    offsetof(am_tls_conf_t, field)
+#define INT31         ((int64_t)0x7fffffff) /* 2^31-1, RFC 9113 §6.9.1 */
 
 const am_conf_key_t am_conf_keys[] = {
     /* application */
@@ -44,6 +46,25 @@ const am_conf_key_t am_conf_keys[] = {
     { "listen.backlog", S, AM_CONF_BACKLOG, LISTEN(backlog), 1, 65535, "1024",
       0 },
     { "listen.mode", S, AM_CONF_MODE, LISTEN(mode), 0, 0777, NULL, 0 },
+    { "listen.http2", S, AM_CONF_BOOL, LISTEN(http2), 0, 1, "true", 0 },
+    { "listen.proxy_protocol", S, AM_CONF_BOOL, LISTEN(proxy_protocol), 0, 1,
+      "false", 0 },
+    { "listen.tls", M, AM_CONF_TLS, LISTEN(tls), 0, 0, NULL, 0 },
+    { "listen.tls.certificate", S, AM_CONF_PATH, TLS(certificate), 0, 0, NULL,
+      0 },
+    { "listen.tls.key", S, AM_CONF_PATH, TLS(key), 0, 0, NULL, 0 },
+    { "listen.tls.client_ca", S, AM_CONF_PATH, TLS(client_ca), 0, 0, NULL, 0 },
+    { "listen.tls.client_auth", S, AM_CONF_CLIENT_AUTH, TLS(client_auth), 0, 0,
+      "none", 0 },
+    { "listen.tls.min_version", S, AM_CONF_TLS_VERSION, TLS(min_version), 0, 0,
+      "1.2", 0 },
+    { "listen.tls.ciphers", S, AM_CONF_STRING, TLS(ciphers), 0, 0, NULL, 0 },
+    { "listen.tls.ciphersuites", S, AM_CONF_STRING, TLS(ciphersuites), 0, 0,
+      NULL, 0 },
+
+    /* proxies: whose Forwarded / X-Forwarded-* headers are believed */
+    { "forwarded_allow_ips", S | L, AM_CONF_CIDRS, CONF(forwarded_allow), 0, 0,
+      "127.0.0.1 ::1", 1 },
 
     /* logs */
     { "log", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
@@ -72,6 +93,21 @@ const am_conf_key_t am_conf_keys[] = {
     { "limits.connections", S, AM_CONF_COUNT, CONF(limit_connections), 1,
       1000000, "10000", 1 },
 
+    /* http2: the SETTINGS we advertise (RFC 9113 §6.5.2) */
+    { "http2", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
+    { "http2.max_concurrent_streams", S, AM_CONF_COUNT,
+      CONF(h2_max_concurrent_streams), 1, INT31, "100", 1 },
+    { "http2.initial_window_size", S, AM_CONF_SIZE,
+      CONF(h2_initial_window_size), 1 * KiB, INT31, "256KiB", 1 },
+    { "http2.connection_window", S, AM_CONF_SIZE, CONF(h2_connection_window),
+      65535, INT31, "1MiB", 1 },
+    { "http2.max_frame_size", S, AM_CONF_SIZE, CONF(h2_max_frame_size), 16384,
+      16777215, "16KiB", 1 },
+    { "http2.header_table_size", S, AM_CONF_SIZE, CONF(h2_header_table_size), 0,
+      16 * MiB, "4KiB", 1 },
+    { "http2.max_header_list_size", S, AM_CONF_SIZE,
+      CONF(h2_max_header_list_size), 1 * KiB, 16 * MiB, "64KiB", 1 },
+
     /* timeouts */
     { "timeouts", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
     { "timeouts.keepalive", S, AM_CONF_MSEC, CONF(timeout_keepalive), 0,
@@ -86,6 +122,10 @@ const am_conf_key_t am_conf_keys[] = {
       24 * HOUR, "30s", 1 },
     { "timeouts.boot", S, AM_CONF_MSEC, CONF(timeout_boot), 1, 24 * HOUR, "60s",
       1 },
+    { "timeouts.tls_handshake", S, AM_CONF_MSEC, CONF(timeout_tls_handshake), 1,
+      24 * HOUR, "10s", 1 },
+    { "timeouts.h2_idle", S, AM_CONF_MSEC, CONF(timeout_h2_idle), 1, 24 * HOUR,
+      "60s", 1 },
 };
 
 const size_t am_conf_nkeys = sizeof(am_conf_keys) / sizeof(am_conf_keys[0]);

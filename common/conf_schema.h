@@ -40,14 +40,19 @@ typedef enum {
     AM_CONF_LISTEN,      /* a list of addresses or listener maps */
     AM_CONF_ADDRESS,     /* listen[].address */
     AM_CONF_BACKLOG,     /* listen[].backlog: int within [min, max] */
-    AM_CONF_MODE         /* listen[].mode: octal, UNIX sockets only */
+    AM_CONF_MODE,        /* listen[].mode: octal, UNIX sockets only */
+    AM_CONF_TLS,         /* listen[].tls: a map of "listen.tls.*" keys */
+    AM_CONF_CLIENT_AUTH, /* int AM_TLS_CLIENT_AUTH_* */
+    AM_CONF_TLS_VERSION, /* int 0x0303 or 0x0304: "1.2", "TLSv1.3" */
+    AM_CONF_CIDRS        /* forwarded_allow_ips: addresses, networks, "*" */
 } am_conf_type_t;
 
 typedef struct am_conf_key_s {
     const char *name; /* dotted: "limits.body_size", "listen.mode" */
     unsigned kinds;   /* AM_CONF_SCALAR | AM_CONF_LIST | AM_CONF_MAP */
     am_conf_type_t type;
-    size_t offset;    /* into am_conf_t; "listen.*" into am_listen_t */
+    size_t offset;    /* into am_conf_t; "listen.*" into am_listen_t,
+                         "listen.tls.*" into am_tls_conf_t */
     int64_t min, max; /* numbers, sizes (bytes), durations (ms) */
     const char *dflt; /* as written in YAML; NULL: unset / computed */
     int reloadable;   /* 1: SIGHUP applies it; 0: restart-only */

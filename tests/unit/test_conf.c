@@ -85,6 +85,25 @@ static const char full_yaml[] =
     "    mode: \"0660\"\n"
     "  - \"[::1]:8002\"\n"
     "  - :8003\n"
+    "  - address: 127.0.0.1:8443\n"
+    "    http2: off\n"
+    "    proxy_protocol: true\n"
+    "    tls:\n"
+    "      certificate: /etc/am/chain.pem\n"
+    "      key: key.pem\n"
+    "      client_ca: /etc/am/ca.pem\n"
+    "      client_auth: optional\n"
+    "      min_version: TLSv1.3\n"
+    "      ciphers: ECDHE+AESGCM\n"
+    "      ciphersuites: TLS_AES_256_GCM_SHA384\n"
+    "forwarded_allow_ips: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7]\n"
+    "http2:\n"
+    "  max_concurrent_streams: 250\n"
+    "  initial_window_size: 1MiB\n"
+    "  connection_window: 16MiB\n"
+    "  max_frame_size: 1MiB\n"
+    "  header_table_size: 0\n"
+    "  max_header_list_size: 32KiB\n"
     "log:\n"
     "  level: debug\n"
     "  error_log: /var/log/am/error.log\n"
@@ -104,7 +123,9 @@ static const char full_yaml[] =
     "  body_read: 1m30s\n"
     "  write: 1h\n"
     "  graceful: 0\n"
-    "  boot: 2m\n";
+    "  boot: 2m\n"
+    "  tls_handshake: 3s\n"
+    "  h2_idle: 5m\n";
 
 TEST(full_file_every_key)
 {
@@ -132,7 +153,7 @@ TEST(full_file_every_key)
     ASSERT_STR_EQ(c->root_path, "/api");
     ASSERT_EQ(c->server_header, 0);
 
-    ASSERT_EQ(c->nlisten, 4);
+    ASSERT_EQ(c->nlisten, 5);
     ASSERT_STR_EQ(c->listen[0].address, "127.0.0.1:8001");
     ASSERT_EQ(c->listen[0].family, AF_INET);
     sin = (struct sockaddr_in *)&c->listen[0].addr;
@@ -166,6 +187,41 @@ TEST(full_file_every_key)
     sin = (struct sockaddr_in *)&c->listen[3].addr;
     ASSERT_EQ(ntohl(sin->sin_addr.s_addr), INADDR_ANY);
     ASSERT_EQ(ntohs(sin->sin_port), 8003);
+    ASSERT_EQ(c->listen[3].http2, 1);
+    ASSERT_EQ(c->listen[3].proxy_protocol, 0);
+    ASSERT_TRUE(c->listen[3].tls == NULL);
+
+    ASSERT_EQ(c->listen[4].backlog, 1024);
+    ASSERT_EQ(c->listen[4].http2, 0);
+    ASSERT_EQ(c->listen[4].proxy_protocol, 1);
+    ASSERT_TRUE(c->listen[4].tls != NULL);
+    ASSERT_EQ(c->listen[4].tls->line, 22);
+    ASSERT_EQ(c->listen[4].tls->column, 5);
+    ASSERT_STR_EQ(c->listen[4].tls->certificate, "/etc/am/chain.pem");
+    ASSERT_STR_EQ(c->listen[4].tls->key, "key.pem");
+    ASSERT_STR_EQ(c->listen[4].tls->client_ca, "/etc/am/ca.pem");
+    ASSERT_EQ(c->listen[4].tls->client_auth, AM_TLS_CLIENT_AUTH_OPTIONAL);
+    ASSERT_EQ(c->listen[4].tls->min_version, 0x0304);
+    ASSERT_STR_EQ(c->listen[4].tls->ciphers, "ECDHE+AESGCM");
+    ASSERT_STR_EQ(c->listen[4].tls->ciphersuites, "TLS_AES_256_GCM_SHA384");
+
+    ASSERT_EQ(c->forwarded_all, 0);
+    ASSERT_EQ(c->nforwarded_allow, 3);
+    ASSERT_EQ(c->forwarded_allow[0].family, AF_INET);
+    ASSERT_EQ(c->forwarded_allow[0].prefix, 8);
+    ASSERT_EQ(c->forwarded_allow[0].addr[0], 10);
+    ASSERT_EQ(c->forwarded_allow[1].family, AF_INET6);
+    ASSERT_EQ(c->forwarded_allow[1].prefix, 8);
+    ASSERT_EQ(c->forwarded_allow[1].addr[0], 0xfd);
+    ASSERT_EQ(c->forwarded_allow[2].prefix, 32);
+    ASSERT_EQ(c->forwarded_allow[2].addr[3], 7);
+
+    ASSERT_EQ(c->h2_max_concurrent_streams, 250);
+    ASSERT_EQ(c->h2_initial_window_size, 1024 * 1024);
+    ASSERT_EQ(c->h2_connection_window, 16 * 1024 * 1024);
+    ASSERT_EQ(c->h2_max_frame_size, 1024 * 1024);
+    ASSERT_EQ(c->h2_header_table_size, 0);
+    ASSERT_EQ(c->h2_max_header_list_size, 32 * 1024);
 
     ASSERT_EQ(c->log_level, AM_LOG_DEBUG);
     ASSERT_STR_EQ(c->error_log, "/var/log/am/error.log");
@@ -186,6 +242,8 @@ TEST(full_file_every_key)
     ASSERT_EQ(c->timeout_write, 3600000);
     ASSERT_EQ(c->timeout_graceful, 0);
     ASSERT_EQ(c->timeout_boot, 120000);
+    ASSERT_EQ(c->timeout_tls_handshake, 3000);
+    ASSERT_EQ(c->timeout_h2_idle, 300000);
     am_conf_destroy(c);
 }
 
@@ -240,6 +298,23 @@ TEST(defaults)
     ASSERT_EQ(c->timeout_write, 60000);
     ASSERT_EQ(c->timeout_graceful, 30000);
     ASSERT_EQ(c->timeout_boot, 60000);
+    ASSERT_EQ(c->timeout_tls_handshake, 10000);
+    ASSERT_EQ(c->timeout_h2_idle, 60000);
+    ASSERT_EQ(c->h2_max_concurrent_streams, 100);
+    ASSERT_EQ(c->h2_initial_window_size, 256 * 1024);
+    ASSERT_EQ(c->h2_connection_window, 1024 * 1024);
+    ASSERT_EQ(c->h2_max_frame_size, 16384);
+    ASSERT_EQ(c->h2_header_table_size, 4096);
+    ASSERT_EQ(c->h2_max_header_list_size, 64 * 1024);
+    ASSERT_EQ(c->forwarded_all, 0);
+    ASSERT_EQ(c->nforwarded_allow, 2);
+    ASSERT_EQ(c->forwarded_allow[0].family, AF_INET);
+    ASSERT_EQ(c->forwarded_allow[0].prefix, 32);
+    ASSERT_EQ(c->forwarded_allow[0].addr[0], 127);
+    ASSERT_EQ(c->forwarded_allow[0].addr[3], 1);
+    ASSERT_EQ(c->forwarded_allow[1].family, AF_INET6);
+    ASSERT_EQ(c->forwarded_allow[1].prefix, 128);
+    ASSERT_EQ(c->forwarded_allow[1].addr[15], 1);
     am_conf_destroy(c);
 }
 
@@ -970,6 +1045,251 @@ TEST(parse_duration_table)
         }
         ASSERT_EQ(am_parse_duration(bad[i], &ms), AM_ERROR);
     }
+}
+
+/* TLS, HTTP/2 and proxy keys (issue 4) */
+
+TEST(listen_defaults_for_new_keys)
+{
+    am_conf_t *c = load("listen: [':1', {address: ':2'}]\n");
+
+    ASSERT_EQ(c->listen[0].http2, 1);
+    ASSERT_EQ(c->listen[0].proxy_protocol, 0);
+    ASSERT_TRUE(c->listen[0].tls == NULL);
+    ASSERT_EQ(c->listen[1].http2, 1);
+    ASSERT_TRUE(c->listen[1].tls == NULL);
+    am_conf_destroy(c);
+
+    c = am_conf_create();
+    ASSERT_EQ(am_conf_add_listen(c, ":3", err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->listen[0].http2, 1);
+    ASSERT_EQ(c->listen[0].backlog, 1024);
+    am_conf_destroy(c);
+}
+
+TEST(tls_defaults)
+{
+    am_conf_t *c = load("listen:\n  address: ':443'\n  tls: {certificate: "
+                        "c.pem, key: k.pem}\n");
+
+    ASSERT_EQ(c->nlisten, 1);
+    ASSERT_TRUE(c->listen[0].tls != NULL);
+    ASSERT_EQ(c->listen[0].tls->line, 3);
+    ASSERT_EQ(c->listen[0].tls->column, 3);
+    ASSERT_EQ(c->listen[0].tls->client_auth, AM_TLS_CLIENT_AUTH_NONE);
+    ASSERT_EQ(c->listen[0].tls->min_version, 0x0303);
+    ASSERT_TRUE(c->listen[0].tls->client_ca == NULL);
+    ASSERT_TRUE(c->listen[0].tls->ciphers == NULL);
+    ASSERT_TRUE(c->listen[0].tls->ciphersuites == NULL);
+    am_conf_destroy(c);
+
+    /* "tls:" with nothing is no TLS */
+    c = load("listen:\n  - address: ':443'\n    tls:\n");
+    ASSERT_TRUE(c->listen[0].tls == NULL);
+    am_conf_destroy(c);
+}
+
+TEST(tls_spellings)
+{
+    static const struct {
+        const char *v;
+        int version;
+    } versions[] = { { "1.2", 0x0303 },
+                     { "\"1.3\"", 0x0304 },
+                     { "TLSv1.2", 0x0303 },
+                     { "tlsv1.3", 0x0304 } };
+
+    static const struct {
+        const char *v;
+        int auth;
+    } auths[] = { { "none", AM_TLS_CLIENT_AUTH_NONE },
+                  { "optional", AM_TLS_CLIENT_AUTH_OPTIONAL },
+                  { "Require", AM_TLS_CLIENT_AUTH_REQUIRE } };
+
+    char yaml[256];
+    am_conf_t *c;
+
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        snprintf(yaml, sizeof(yaml),
+                 "listen: {address: ':1', tls: {certificate: c, key: k, "
+                 "min_version: %s}}\n",
+                 versions[i].v);
+        c = load(yaml);
+        ASSERT_EQ(c->listen[0].tls->min_version, versions[i].version);
+        am_conf_destroy(c);
+    }
+    for (size_t i = 0; i < sizeof(auths) / sizeof(auths[0]); i++) {
+        snprintf(yaml, sizeof(yaml),
+                 "listen: {address: ':1', tls: {certificate: c, key: k, "
+                 "client_ca: ca, client_auth: %s}}\n",
+                 auths[i].v);
+        c = load(yaml);
+        ASSERT_EQ(c->listen[0].tls->client_auth, auths[i].auth);
+        am_conf_destroy(c);
+    }
+}
+
+TEST(error_tls)
+{
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n    tls: {key: "
+                             "k.pem}\n"),
+                  "server.yaml:3:5: \"listen[0].tls\": missing "
+                  "\"certificate\"");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n    tls:\n"
+                             "      certificate: c.pem\n"),
+                  "server.yaml:3:5: \"listen[0].tls\": missing \"key\"");
+    ASSERT_STR_EQ(
+        load_error("listen:\n  - address: ':1'\n    tls:\n"
+                   "      certificate: c.pem\n      key: k.pem\n"
+                   "      client_auth: require\n"),
+        "server.yaml:6:20: \"listen[0].tls.client_auth\": \"require\" needs "
+        "\"client_ca\", the CA certificates that sign client certificates");
+    ASSERT_STR_EQ(
+        load_error("listen:\n  - address: ':1'\n    tls:\n"
+                   "      certificate: c.pem\n      key: k.pem\n"
+                   "      client_auth: sometimes\n"),
+        "server.yaml:6:20: \"listen[0].tls.client_auth\": expected one of "
+        "none, optional, require, found \"sometimes\"");
+    ASSERT_STR_EQ(
+        load_error("listen: {address: ':1', tls: {certificate: c, key: k, "
+                   "min_version: 1.1}}\n"),
+        "server.yaml:1:68: \"listen.tls.min_version\": expected one of 1.2, "
+        "1.3 (or TLSv1.2, TLSv1.3), found \"1.1\"");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n    tls: on\n"),
+                  "server.yaml:3:10: \"listen[0].tls\": expected a map with "
+                  "\"certificate\" and \"key\", found \"on\"");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n    tls:\n"
+                             "      certficate: c.pem\n"),
+                  "server.yaml:4:7: unknown key \"certficate\" in "
+                  "\"listen[0].tls\"; did you mean \"certificate\"?");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n    key: k\n"),
+                  "server.yaml:3:5: unknown key \"key\" in \"listen[0]\"; "
+                  "did you mean \"key\" in the \"tls\" map of a \"listen\" "
+                  "item?");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n    http2: maybe\n"),
+                  "server.yaml:3:12: \"listen[0].http2\": expected a boolean "
+                  "(true, false, yes, no, on, off), found \"maybe\"");
+    ASSERT_STR_EQ(load_error("listen:\n  - address: ':1'\n"
+                             "    proxy_protocol: [v2]\n"),
+                  "server.yaml:3:21: \"listen[0].proxy_protocol\": expected a "
+                  "boolean (true, false, yes, no, on, off), found a list");
+    /* the listener order does not matter: tls before address */
+    ASSERT_STR_EQ(load_error("listen:\n  - tls: {certificate: c}\n"
+                             "    address: ':1'\n"),
+                  "server.yaml:2:5: \"listen[0].tls\": missing \"key\"");
+}
+
+TEST(forwarded_allow_ips_forms)
+{
+    am_conf_t *c = load("forwarded_allow_ips: \"*\"\n");
+
+    ASSERT_EQ(c->forwarded_all, 1);
+    ASSERT_EQ(c->nforwarded_allow, 0);
+    am_conf_destroy(c);
+
+    c = load("forwarded_allow_ips: 127.0.0.1,10.1.2.3/16 ::1\n");
+    ASSERT_EQ(c->forwarded_all, 0);
+    ASSERT_EQ(c->nforwarded_allow, 3);
+    ASSERT_EQ(c->forwarded_allow[1].prefix, 16);
+    /* host bits below the prefix are cleared */
+    ASSERT_EQ(c->forwarded_allow[1].addr[1], 1);
+    ASSERT_EQ(c->forwarded_allow[1].addr[2], 0);
+    ASSERT_EQ(c->forwarded_allow[1].addr[3], 0);
+    am_conf_destroy(c);
+
+    c = load("forwarded_allow_ips: []\n");
+    ASSERT_EQ(c->forwarded_all, 0);
+    ASSERT_EQ(c->nforwarded_allow, 0);
+    am_conf_destroy(c);
+
+    c = load("forwarded_allow_ips: [\"2001:db8::1/127\", \"*\"]\n");
+    ASSERT_EQ(c->forwarded_all, 1);
+    ASSERT_EQ(c->nforwarded_allow, 1);
+    ASSERT_EQ(c->forwarded_allow[0].prefix, 127);
+    ASSERT_EQ(c->forwarded_allow[0].addr[15], 0);
+    am_conf_destroy(c);
+
+    c = am_conf_create();
+    ASSERT_EQ(
+        am_conf_set(c, "forwarded_allow_ips", "10.0.0.0/8", err, sizeof(err)),
+        AM_OK);
+    ASSERT_EQ(c->nforwarded_allow, 1);
+    am_conf_destroy(c);
+}
+
+TEST(error_forwarded_allow_ips)
+{
+    ASSERT_STR_EQ(load_error("forwarded_allow_ips: [127.0.0.1, 10.0.0.0/33]\n"),
+                  "server.yaml:1:34: \"forwarded_allow_ips[1]\": bad address "
+                  "or network \"10.0.0.0/33\": expected an IP address, a "
+                  "network such as \"10.0.0.0/8\" or \"fd00::/8\", or \"*\"");
+    ASSERT_STR_EQ(load_error("\nforwarded_allow_ips: 127.0.0.1, localhost\n"),
+                  "server.yaml:2:22: \"forwarded_allow_ips\": bad address or "
+                  "network \"localhost\": expected an IP address, a network "
+                  "such as \"10.0.0.0/8\" or \"fd00::/8\", or \"*\"");
+    ASSERT_STR_EQ(load_error("forwarded_allow_ips: [\"fd00::/\"]\n"),
+                  "server.yaml:1:23: \"forwarded_allow_ips[0]\": bad address "
+                  "or network \"fd00::/\": expected an IP address, a network "
+                  "such as \"10.0.0.0/8\" or \"fd00::/8\", or \"*\"");
+    ASSERT_STR_EQ(load_error("forwarded_allow_ips: [[a]]\n"),
+                  "server.yaml:1:23: \"forwarded_allow_ips[0]\": expected an "
+                  "IP address, a network such as \"10.0.0.0/8\" or \"*\", "
+                  "found a list");
+    ASSERT_STR_EQ(load_error("forwarded_allow_ips: {a: 1}\n"),
+                  "server.yaml:1:22: \"forwarded_allow_ips\": expected a list "
+                  "of IP addresses or networks such as \"10.0.0.0/8\", or "
+                  "\"*\", found a map");
+}
+
+TEST(error_http2_bounds)
+{
+    ASSERT_STR_EQ(load_error("http2:\n  max_frame_size: 8KiB\n"),
+                  "server.yaml:2:19: \"http2.max_frame_size\": expected a "
+                  "size from 16KiB to 16777215B, found \"8KiB\"");
+    ASSERT_STR_EQ(load_error("http2:\n  connection_window: 65534\n"),
+                  "server.yaml:2:22: \"http2.connection_window\": expected a "
+                  "size from 65535B to 2147483647B, found \"65534\"");
+    ASSERT_STR_EQ(load_error("http2:\n  initial_window_size: 2GiB\n"),
+                  "server.yaml:2:24: \"http2.initial_window_size\": expected "
+                  "a size from 1KiB to 2147483647B, found \"2GiB\"");
+    ASSERT_STR_EQ(load_error("http2:\n  max_concurrent_streams: 0\n"),
+                  "server.yaml:2:27: \"http2.max_concurrent_streams\": "
+                  "expected an integer from 1 to 2147483647, found \"0\"");
+    ASSERT_STR_EQ(load_error("max_frame_size: 1MiB\n"),
+                  "server.yaml:1:1: unknown key \"max_frame_size\" in the top "
+                  "level; did you mean \"max_frame_size\" in \"http2\"?");
+    ASSERT_STR_EQ(load_error("http2:\n  max_streams: 10\n"),
+                  "server.yaml:2:3: unknown key \"max_streams\" in "
+                  "\"http2\"");
+    ASSERT_STR_EQ(load_error("timeouts:\n  tls_handshake: 0\n"),
+                  "server.yaml:2:18: \"timeouts.tls_handshake\": expected a "
+                  "duration from 1ms to 24h, found \"0\"");
+}
+
+TEST(finish_tls_paths_and_ticket_keys)
+{
+    am_conf_t *c = load("app: m:a\nlisten: {address: ':1', tls: "
+                        "{certificate: c.pem, key: /k.pem, client_ca: "
+                        "d/ca.pem}}\n");
+    static const unsigned char zero[80];
+    char cwd[4096], want[4200];
+
+    ASSERT_TRUE(getcwd(cwd, sizeof(cwd)) != NULL);
+    ASSERT_EQ(memcmp(c->tls_ticket_keys, zero, 80), 0);
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_OK);
+    snprintf(want, sizeof(want), "%s/c.pem", cwd);
+    ASSERT_STR_EQ(c->listen[0].tls->certificate, want);
+    ASSERT_STR_EQ(c->listen[0].tls->key, "/k.pem");
+    snprintf(want, sizeof(want), "%s/d/ca.pem", cwd);
+    ASSERT_STR_EQ(c->listen[0].tls->client_ca, want);
+    ASSERT_TRUE(memcmp(c->tls_ticket_keys, zero, 80) != 0);
+    am_conf_destroy(c);
+
+    /* no TLS listener: no keys made */
+    c = load("app: m:a\n");
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(memcmp(c->tls_ticket_keys, zero, 80), 0);
+    am_conf_destroy(c);
 }
 
 /* am_conf_finish */
