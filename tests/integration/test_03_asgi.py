@@ -94,6 +94,31 @@ def test_scope_headers_lowercased_in_order_with_duplicates(srv):
                     [b"x-dup", b"2"], [b"accept", b"*/*"]]
 
 
+def test_scope_header_values_trimmed_and_bytes_kept(srv):
+    # RFC 9112 5.1: optional whitespace around a value is not part of it;
+    # obs-text bytes (0x80-0xff) reach the app unchanged.
+    with raw(srv) as c:
+        c.send(b"GET /scope HTTP/1.1\r\nHost: t\r\nX-Space:   v w  \r\n"
+               b"X-Bin: caf\xe9\r\nX-Empty:\r\n\r\n")
+        s = unb(json.loads(c.read_response().body))
+    hs = dict((n, v) for n, v in s["headers"])
+    assert hs[b"x-space"] == b"v w"
+    assert hs[b"x-bin"] == b"caf\xe9"
+    assert hs[b"x-empty"] == b""
+
+
+def test_scope_invalid_utf8_path_does_not_break_the_worker(srv):
+    pid = worker_pid(srv)
+    with raw(srv) as c:
+        c.send(request("GET", "/scope/%FF%FE"))
+        r = c.read_response()
+        assert r.status in (200, 400)
+        if r.status == 200:
+            d = unb(json.loads(r.body))
+            assert d["raw_path"] == b"/scope/%FF%FE"
+    assert worker_pid(srv) == pid
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH",
                                     "OPTIONS"])
 def test_scope_method(srv, method):

@@ -58,7 +58,7 @@ def test_starlette_streaming_response(star):
 
 def test_starlette_streaming_with_httpx(star):
     with httpx.stream("GET", f"{star.url}/stream?n=20", timeout=10) as r:
-        lines = list(r.iter_lines())
+        lines = [line.rstrip("\n") for line in r.iter_lines()]
     assert lines == [f"chunk {i}" for i in range(20)]
 
 

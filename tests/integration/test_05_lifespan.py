@@ -20,6 +20,8 @@ def test_state_shallow_copy_per_request(server, tmp_path):
     assert a["has_state"] is True
     assert a["name"] == "lifespan"
     assert a["items_is_shared"] is True
+    # lifespan.rst: the lifespan scope carries asgi.version too.
+    assert a["lifespan_asgi"]["version"] == "3.0"
 
     m = httpx.get(f"{s.url}/mutate", timeout=10).json()
     assert m["name"] == "changed-by-request"

@@ -132,6 +132,9 @@ def test_graceful_stop_finishes_inflight_request(server):
         r = c.read_response()
         assert r.status == 200
         assert r.body == b"slow done"
+        # Draining: the response says the connection will not be reused.
+        assert r.header("connection", "").lower() == "close"
+        assert c.is_closed()
     assert s.wait_exit(10) == 0, s.log_text()
     assert time.monotonic() - t0 < 10
     s.wait_log(r"\[notice\] \d+#0: graceful stop")

@@ -73,8 +73,8 @@ def test_access_log_combined_with_request_time(server, tmp_path):
         assert m["bytes"] == str(len(str(i)))
         assert m["referer"] == "http://ref.example/"
         assert m["ua"] == "am-test/1.0"
-        # The request time follows the combined fields.
-        assert re.search(r"\d+(\.\d+)?", m["rest"]), line
+        # The request time follows, in seconds with milliseconds.
+        assert re.fullmatch(r" \d+\.\d{3}", m["rest"]), line
     assert COMBINED_RE.match(lines[n])["request"].startswith("POST /echo")
     assert COMBINED_RE.match(lines[n + 1])["status"] == "404"
     # The access log does not go to the error log.
@@ -153,3 +153,57 @@ def test_app_traceback_has_error_level(server):
     s = server()
     httpx.get(f"{s.url}/raise-before", timeout=10)
     s.wait_log(r"\[error\] \d+#1: .*boom-before-start")
+
+
+def test_access_log_custom_format(server, tmp_path):
+    access = tmp_path / "custom.log"
+    s = server({"log": {"access_log": str(access),
+                        "access_format":
+                            "$method|$uri|$status|$pid|${protocol}X|"
+                            "$body_bytes_sent|$request_time|$ 5"}})
+    httpx.get(f"{s.url}/tag?tag=abc&z=1", timeout=10)
+    assert wait_until(lambda: access.exists() and access.read_text(), 5)
+    line = access.read_text().splitlines()[0]
+    pid = s.worker_pids()[1]
+    assert re.fullmatch(rf"GET\|/tag\?tag=abc&z=1\|200\|{pid}\|"
+                        r"HTTP/1\.1X\|3\|\d+\.\d{3}\|\$ 5", line), line
+
+
+def test_access_log_escapes_request_values(server, tmp_path):
+    access = tmp_path / "esc.log"
+    s = server({"log": {"access_log": str(access)}})
+    from conftest import raw
+    from httpraw import request
+    with raw(s) as c:
+        c.send(request("GET", "/", headers=[
+            ("User-Agent", 'evil" agent\\caf\xe9')]))
+        c.read_response()
+    assert wait_until(lambda: access.exists() and access.read_text(), 5)
+    line = access.read_text().splitlines()[0]
+    m = COMBINED_RE.match(line)
+    assert m, line
+    assert m["ua"].lower() == "evil\\x22 agent\\x5ccaf\\xe9", line
+
+
+def test_access_log_unknown_variable_is_a_config_error(tmp_path):
+    from conftest import APPS, run_bin, yaml_dump
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml_dump({"app": "basic:app", "chdir": str(APPS),
+                              "log": {"access_format": "$nosuchvar"}}))
+    r = run_bin(["-t", "-c", cfg])
+    assert r.returncode == 1
+    assert re.search(re.escape(str(cfg)) + r":\d+:\d+: ", r.stderr)
+    assert "nosuchvar" in r.stderr
+
+
+def test_access_log_unix_client(server, tmp_path):
+    access = tmp_path / "unix.log"
+    path = tmp_path / "a.sock"
+    s = server({"listen": [f"unix:{path}"],
+                "log": {"access_log": str(access)}})
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, timeout=10) as c:
+        c.get("http://localhost/u")
+    assert wait_until(lambda: access.exists() and access.read_text(), 5)
+    assert access.read_text().startswith("unix: - ")
+    assert s.running()

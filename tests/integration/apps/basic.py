@@ -15,6 +15,9 @@ Routes (GET unless said; query parameters in brackets):
   /slow             responds after [s] seconds
   /tag              responds with [tag] after [ms] milliseconds
   /pid              the worker's PID
+  /read-record      records the receive() message types under [id]
+  /late-read        sleeps [s] seconds, then reads the body: size, sha256
+  /app-te           the app sets transfer-encoding: chunked itself
   /exit             the worker exits at once with [code]
   /env              JSON of os.environ.get([name])
   /disconnect       reads the body, then waits on receive(); records the
@@ -30,6 +33,7 @@ Routes (GET unless said; query parameters in brackets):
 """
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -280,6 +284,40 @@ async def app(scope, receive, send):
     if path.startswith("/bad/"):
         for m in BAD[path[5:]]:
             await send(m)
+        return
+
+    if path == "/read-record":
+        types = []
+        while True:
+            m = await receive()
+            types.append(m["type"])
+            if m["type"] != "http.request" or not m.get("more_body"):
+                break
+        RESULTS[args["id"]] = types
+        if types[-1] == "http.request":
+            await respond(send, body=b"read all")
+        return
+
+    if path == "/late-read":
+        await asyncio.sleep(float(args.get("s", "2")))
+        h = hashlib.sha256()
+        n = 0
+        while True:
+            m = await receive()
+            h.update(m.get("body", b""))
+            n += len(m.get("body", b""))
+            if not m.get("more_body"):
+                break
+        return await respond(send, body=json.dumps(
+            {"size": n, "sha256": h.hexdigest()}).encode())
+
+    if path == "/app-te":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"transfer-encoding", b"chunked"),
+                                (b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"abc",
+                    "more_body": True})
+        await send({"type": "http.response.body", "body": b"def"})
         return
 
     if path == "/exit":

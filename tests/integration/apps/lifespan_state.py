@@ -21,6 +21,7 @@ async def app(scope, receive, send):
                     state["name"] = "lifespan"
                     state["items"] = SHARED_LIST
                     state["pid"] = os.getpid()
+                    state["lifespan_asgi"] = scope.get("asgi")
                 await send({"type": "lifespan.startup.complete"})
             elif m["type"] == "lifespan.shutdown":
                 path = os.path.join(os.environ["AM_TEST_DIR"],
@@ -48,6 +49,7 @@ async def app(scope, receive, send):
         "items_is_shared": state is not None
         and state.get("items") is SHARED_LIST,
         "items": list(SHARED_LIST),
+        "lifespan_asgi": state.get("lifespan_asgi") if state else None,
     }).encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-length", str(len(body)).encode())]})
