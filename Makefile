@@ -41,6 +41,14 @@ $(PY_OBJ): CFLAGS += $(PY_CFLAGS)
 $(BUILD)/worker/pyembed.o: CFLAGS += -I$(BUILD) -DAM_PYTHON_EXE='"$(PYTHON)"'
 $(BUILD)/worker/pyembed.o: $(BUILD)/worker/runtime_py.h
 
+# nghttp2 protections backported to Debian's 1.52 are found by linking a
+# probe, not by version (issue 4): the rapid-reset limit and the
+# CONTINUATION cap.
+h2probe = $(shell printf '\043include <nghttp2/nghttp2.h>\nint main(void){nghttp2_option *o; nghttp2_option_new(&o); %s; return 0;}\n' '$(1)' | $(CC) -x c - -o /dev/null -lnghttp2 >/dev/null 2>&1 && echo $(2))
+H2_DEFS    := $(call h2probe,nghttp2_option_set_stream_reset_rate_limit(o, 1, 1),-DAM_HAVE_NGHTTP2_RESET_RATE_LIMIT) \
+              $(call h2probe,nghttp2_option_set_max_continuations(o, 8),-DAM_HAVE_NGHTTP2_MAX_CONTINUATIONS)
+$(BUILD)/worker/http2.o: CFLAGS += $(H2_DEFS)
+
 # worker/runtime.py is compiled into the binary as a C string.
 $(BUILD)/worker/runtime_py.h: worker/runtime.py
 	@mkdir -p $(dir $@)

@@ -15,10 +15,10 @@
 #include "worker/asgi.h"
 #include "worker/asgi_py.h"
 #include "worker/event.h"
+#include "worker/tls.h"
 
 struct am_asgi_request_s {
-    PyObject_HEAD
-    void *stream; /* the protocol's; NULL once released */
+    PyObject_HEAD void *stream; /* the protocol's; NULL once released */
     const am_asgi_ops_t *ops;
     uint64_t conn_id;
     uint32_t stream_id;
@@ -38,36 +38,35 @@ struct am_asgi_request_s {
 
 /* An awaitable that is already done: await gives value at once. */
 typedef struct {
-    PyObject_HEAD
-    PyObject *value; /* owned; NULL means None */
+    PyObject_HEAD PyObject *value; /* owned; NULL means None */
 } asgi_ready_t;
 
 size_t am_asgi_running;
 
 static am_conf_t *conf;
-static PyObject *asgi_app;         /* owned */
-static PyObject *asgi_state;       /* owned: lifespan state dict */
-static PyObject *asgi_run_request; /* owned: runtime.run_request */
-static PyObject *asgi_create_task; /* owned: loop.create_task */
-static PyObject *asgi_create_future; /* owned: loop.create_future */
+static PyObject *asgi_app;              /* owned */
+static PyObject *asgi_state;            /* owned: lifespan state dict */
+static PyObject *asgi_run_request;      /* owned: runtime.run_request */
+static PyObject *asgi_create_task;      /* owned: loop.create_task */
+static PyObject *asgi_create_future;    /* owned: loop.create_future */
 static PyObject *asgi_disconnected_exc; /* owned: ClientDisconnected */
-static PyObject *asgi_log_exception; /* owned: runtime.log_exception */
-static PyObject *asgi_scope_asgi;  /* owned: {"version": "3.0", ...} */
-static PyObject *asgi_root_path;   /* owned */
+static PyObject *asgi_log_exception;    /* owned: runtime.log_exception */
+static PyObject *asgi_scope_asgi;       /* owned: {"version": "3.0", ...} */
+static PyObject *asgi_root_path;        /* owned */
 static PyObject *asgi_scheme_http, *asgi_scheme_https;
 static PyObject *asgi_ver_10, *asgi_ver_11, *asgi_ver_2;
-static PyObject *asgi_ready_none; /* owned: the shared done awaitable */
+static PyObject *asgi_ready_none;     /* owned: the shared done awaitable */
 static PyObject *asgi_msg_disconnect; /* owned template */
 static PyObject *asgi_empty_bytes;
 
 /* Interned keys and values. */
 static PyObject *s_type, *s_http, *s_asgi, *s_http_version, *s_method,
-    *s_scheme, *s_path, *s_raw_path, *s_query_string, *s_root_path,
-    *s_headers, *s_client, *s_server, *s_state, *s_extensions, *s_body,
-    *s_more_body, *s_status, *s_trailers, *s_http_request,
-    *s_http_disconnect, *s_http_response_start, *s_http_response_body,
-    *s_http_response_trailers, *s_set_result, *s_set_exception, *s_done,
-    *s_cancelled, *s_version, *s_spec_version, *s_http_response_trailers_ext, *s_more_trailers;
+    *s_scheme, *s_path, *s_raw_path, *s_query_string, *s_root_path, *s_headers,
+    *s_client, *s_server, *s_state, *s_extensions, *s_body, *s_more_body,
+    *s_status, *s_trailers, *s_http_request, *s_http_disconnect,
+    *s_http_response_start, *s_http_response_body, *s_http_response_trailers,
+    *s_set_result, *s_set_exception, *s_done, *s_cancelled, *s_version,
+    *s_spec_version, *s_http_response_trailers_ext, *s_more_trailers, *s_tls;
 
 static PyTypeObject asgi_request_type;
 static PyTypeObject asgi_ready_type;
@@ -237,8 +236,8 @@ asgi_take_body(am_asgi_request_t *r, size_t *consumed)
     msg = PyDict_New();
     if (msg == NULL || PyDict_SetItem(msg, s_type, s_http_request) == -1 ||
         PyDict_SetItem(msg, s_body, body) == -1 ||
-        PyDict_SetItem(msg, s_more_body,
-                       r->body_done ? Py_False : Py_True) == -1) {
+        PyDict_SetItem(msg, s_more_body, r->body_done ? Py_False : Py_True) ==
+            -1) {
         Py_XDECREF(msg);
         Py_DECREF(body);
         return NULL;
@@ -341,8 +340,8 @@ asgi_headers_from(PyObject *list, PyObject **items, am_header_t **out,
         value = PySequence_Fast_GET_ITEM(pair, 1);
         if (!PyBytes_Check(name) || !PyBytes_Check(value)) {
             PyErr_Format(PyExc_TypeError,
-                         "header %zd: name and value must be bytes, got %R",
-                         i, pair);
+                         "header %zd: name and value must be bytes, got %R", i,
+                         pair);
             goto fail;
         }
         h[i].name = PyBytes_AS_STRING(name);
@@ -390,8 +389,7 @@ asgi_send_start(am_asgi_request_t *r, PyObject *msg)
     int rc, trailers;
 
     if (r->started) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "http.response.start sent twice");
+        PyErr_SetString(PyExc_RuntimeError, "http.response.start sent twice");
         return NULL;
     }
     status_obj = PyDict_GetItemWithError(msg, s_status);
@@ -772,6 +770,48 @@ asgi_set(PyObject *d, PyObject *k, PyObject *v)
 }
 
 static PyObject *
+asgi_str_or_none(const char *s)
+{
+    if (s == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(s);
+}
+
+/* asgiref specs/tls.rst: the "tls" extension. */
+static PyObject *
+asgi_tls_extension(struct am_tls_conn_s *t)
+{
+    const am_tls_info_t *info = am_tls_info(t);
+    PyObject *d, *chain;
+    size_t i;
+
+    if (info == NULL) {
+        Py_RETURN_NONE;
+    }
+    chain = PyList_New((Py_ssize_t)info->nclient_certs);
+    if (chain == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < info->nclient_certs; i++) {
+        PyObject *pem = PyUnicode_FromString(info->client_certs[i]);
+
+        if (pem == NULL) {
+            Py_DECREF(chain);
+            return NULL;
+        }
+        PyList_SET_ITEM(chain, (Py_ssize_t)i, pem);
+    }
+    d = Py_BuildValue(
+        "{sNsNsNsNsisi}", "server_cert", asgi_str_or_none(info->server_cert),
+        "client_cert_chain", chain, "client_cert_name",
+        asgi_str_or_none(info->client_cert_name), "client_cert_error",
+        asgi_str_or_none(info->client_cert_error), "tls_version",
+        info->tls_version, "cipher_suite", info->cipher_suite);
+    return d;
+}
+
+static PyObject *
 asgi_build_scope(const am_asgi_head_t *head)
 {
     PyObject *scope, *headers, *pair, *name, *value, *ver;
@@ -785,14 +825,13 @@ asgi_build_scope(const am_asgi_head_t *head)
         PyDict_SetItem(scope, s_asgi, asgi_scope_asgi) == -1) {
         goto fail;
     }
-    ver = head->http_version[0] == '2'     ? asgi_ver_2
+    ver = head->http_version[0] == '2'   ? asgi_ver_2
           : head->http_version[2] == '0' ? asgi_ver_10
                                          : asgi_ver_11;
     if (PyDict_SetItem(scope, s_http_version, ver) == -1 ||
         asgi_set(scope, s_method,
-                 PyUnicode_FromStringAndSize(head->method,
-                                             (Py_ssize_t)head->method_len)) ==
-            -1 ||
+                 PyUnicode_FromStringAndSize(
+                     head->method, (Py_ssize_t)head->method_len)) == -1 ||
         PyDict_SetItem(scope, s_scheme,
                        head->scheme[4] == 's' ? asgi_scheme_https
                                               : asgi_scheme_http) == -1 ||
@@ -800,12 +839,10 @@ asgi_build_scope(const am_asgi_head_t *head)
             -1 ||
         asgi_set(scope, s_raw_path,
                  PyBytes_FromStringAndSize(head->path,
-                                           (Py_ssize_t)head->path_len)) ==
-            -1 ||
+                                           (Py_ssize_t)head->path_len)) == -1 ||
         asgi_set(scope, s_query_string,
-                 PyBytes_FromStringAndSize(head->query,
-                                           (Py_ssize_t)head->query_len)) ==
-            -1 ||
+                 PyBytes_FromStringAndSize(
+                     head->query, (Py_ssize_t)head->query_len)) == -1 ||
         PyDict_SetItem(scope, s_root_path, asgi_root_path) == -1) {
         goto fail;
     }
@@ -842,10 +879,21 @@ asgi_build_scope(const am_asgi_head_t *head)
         asgi_set(scope, s_state, PyDict_Copy(asgi_state)) == -1) {
         goto fail;
     }
-    if (head->trailers_allowed) {
-        PyObject *ext = Py_BuildValue("{O{}}", s_http_response_trailers_ext);
+    if (head->trailers_allowed || head->tls != NULL) {
+        PyObject *ext = PyDict_New();
 
+        if (ext == NULL) {
+            goto fail;
+        }
         if (asgi_set(scope, s_extensions, ext) == -1) {
+            goto fail;
+        }
+        if (head->trailers_allowed &&
+            asgi_set(ext, s_http_response_trailers_ext, PyDict_New()) == -1) {
+            goto fail;
+        }
+        if (head->tls != NULL &&
+            asgi_set(ext, s_tls, asgi_tls_extension(head->tls)) == -1) {
             goto fail;
         }
     }
@@ -1033,8 +1081,8 @@ am_asgi_types_ready(PyObject *module)
         return -1;
     }
     Py_INCREF(&asgi_request_type);
-    if (PyModule_AddObject(module, "Request",
-                           (PyObject *)&asgi_request_type) == -1) {
+    if (PyModule_AddObject(module, "Request", (PyObject *)&asgi_request_type) ==
+        -1) {
         Py_DECREF(&asgi_request_type);
         return -1;
     }
@@ -1063,6 +1111,7 @@ am_asgi_init(am_conf_t *c)
     s_body = asgi_intern("body");
     s_more_body = asgi_intern("more_body");
     s_more_trailers = asgi_intern("more_trailers");
+    s_tls = asgi_intern("tls");
     s_status = asgi_intern("status");
     s_trailers = asgi_intern("trailers");
     s_http_request = asgi_intern("http.request");
@@ -1100,8 +1149,7 @@ am_asgi_init(am_conf_t *c)
 }
 
 int
-am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app,
-              PyObject *state)
+am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
 {
     asgi_app = app;
     Py_INCREF(app);

@@ -47,6 +47,7 @@ typedef struct am_asgi_head_s {
     int server_port;
     int has_body; /* a body follows (Content-Length > 0 or chunked) */
     int trailers_allowed; /* the client accepts trailers (TE: trailers) */
+    struct am_tls_conn_s *tls; /* TLS facts for the scope, or NULL */
 } am_asgi_head_t;
 
 /* Response events. Each returns AM_OK; AM_AGAIN when the data was taken but

@@ -17,6 +17,9 @@
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/http1.h"
+#include "worker/http2.h"
+#include "worker/tls.h"
+#include "worker/worker.h"
 
 #define CONN_READ_CHUNK   16384
 #define CONN_ACCEPT_BATCH 64
@@ -36,6 +39,9 @@ static void conn_flush(am_conn_t *c);
 static void conn_linger(am_conn_t *c);
 static void conn_on_write_timeout(am_timer_t *t);
 static void conn_on_linger_timeout(am_timer_t *t);
+static void conn_on_handshake_timeout(am_timer_t *t);
+static void conn_on_read_post(am_post_t *p);
+static void conn_do_read(am_conn_t *c);
 
 void
 am_conn_init(am_conf_t *conf)
@@ -82,6 +88,8 @@ conn_create(int fd, am_listen_t *l, struct sockaddr_storage *peer)
     c->write_timer.data = c;
     c->linger_timer.handler = conn_on_linger_timeout;
     c->linger_timer.data = c;
+    c->read_post.handler = conn_on_read_post;
+    c->read_post.data = c;
 
     if (l->family != AF_UNIX) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -145,13 +153,77 @@ am_conn_on_accept(am_event_t *ev, uint32_t events)
                    c->client_host[0] ? c->client_host : "unix", c->client_port,
                    l->address);
         }
+        if (l->tls != NULL) {
+            c->tls = am_tls_conn_create(l, fd);
+            if (c->tls == NULL) {
+                am_conn_close(c);
+                continue;
+            }
+            c->handshaking = 1;
+            c->tls_want = EPOLLIN;
+            c->read_timer.handler = conn_on_handshake_timeout;
+            c->read_timer.data = c;
+            am_timer_add(&c->read_timer, am_conn_conf->timeout_tls_handshake);
+            conn_update_events(c);
+            continue;
+        }
         am_http1_attach(c);
+    }
+}
+
+static void
+conn_on_handshake_timeout(am_timer_t *t)
+{
+    am_conn_t *c = t->data;
+
+    am_log(AM_LOG_INFO, 0, "*%llu TLS handshake timed out",
+           (unsigned long long)c->id);
+    am_conn_close(c);
+}
+
+static void
+conn_handshake(am_conn_t *c)
+{
+    int rc = am_tls_handshake(c->tls, &c->tls_want);
+
+    if (rc == AM_AGAIN) {
+        conn_update_events(c);
+        return;
+    }
+    if (rc != AM_OK) {
+        am_conn_close(c);
+        return;
+    }
+    c->handshaking = 0;
+    am_timer_del(&c->read_timer);
+    if (c->listen->http2 && am_tls_alpn_h2(c->tls)) {
+        am_http2_attach(c);
+    } else {
+        am_http1_attach(c);
+    }
+    /* Application data may have come with the last handshake flight. */
+    if (!c->closed && c->reading) {
+        am_post(&c->read_post);
+    }
+}
+
+static void
+conn_on_read_post(am_post_t *p)
+{
+    am_conn_t *c = p->data;
+
+    if (!c->closed && c->reading && !c->lingering) {
+        conn_do_read(c);
     }
 }
 
 void
 am_conn_set_reading(am_conn_t *c, int on)
 {
+    if (on && !c->reading && c->tls != NULL && !c->handshaking) {
+        /* OpenSSL may hold decrypted bytes the socket will not signal. */
+        am_post(&c->read_post);
+    }
     c->reading = on ? 1 : 0;
     conn_update_events(c);
 }
@@ -164,10 +236,17 @@ conn_update_events(am_conn_t *c)
     if (c->closed) {
         return;
     }
+    if (c->handshaking) {
+        mask = c->tls_want | EPOLLRDHUP;
+        if (am_event_set(&c->ev, mask) != AM_OK) {
+            am_conn_close(c);
+        }
+        return;
+    }
     if (c->reading || c->lingering) {
         mask |= EPOLLIN | EPOLLRDHUP;
     }
-    if (c->write_blocked) {
+    if (c->write_blocked || c->read_wants_write) {
         mask |= EPOLLOUT;
     }
     if (mask == 0) {
@@ -216,6 +295,28 @@ conn_read(am_conn_t *c)
             break;
         }
         am_buf_reserve(&c->rbuf, CONN_READ_CHUNK);
+        if (c->tls != NULL) {
+            uint32_t want = 0;
+
+            n = am_tls_recv(c->tls, c->rbuf.data + c->rbuf.len,
+                            c->rbuf.cap - c->rbuf.len, &want);
+            if (n == AM_AGAIN) {
+                if (want & EPOLLOUT) {
+                    c->read_wants_write = 1;
+                    conn_update_events(c);
+                }
+                break;
+            }
+            if (n == AM_ERROR) {
+                return AM_ERROR;
+            }
+            if (n == 0) {
+                eof = 1;
+                break;
+            }
+            c->rbuf.len += (size_t)n;
+            continue;
+        }
         n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len,
                  c->rbuf.cap - c->rbuf.len, 0);
         if (n == -1) {
@@ -247,24 +348,46 @@ conn_read(am_conn_t *c)
 }
 
 static void
+conn_do_read(am_conn_t *c)
+{
+    int rc = conn_read(c);
+
+    if (rc == AM_ERROR) {
+        am_conn_close(c);
+        return;
+    }
+    c->proto->on_read(c, rc == AM_DONE);
+}
+
+static void
 conn_on_event(am_event_t *ev, uint32_t events)
 {
     am_conn_t *c = ev->data;
-    int rc;
 
     if (c->closed) {
         return;
     }
-    if ((events & EPOLLOUT) && c->write_blocked) {
+    if (c->handshaking) {
+        conn_handshake(c);
+        return;
+    }
+    if (c->write_blocked &&
+        ((events & EPOLLOUT) || (c->tls != NULL && (events & EPOLLIN)))) {
         conn_flush(c);
         if (c->closed) {
             return;
         }
     }
+    if ((events & EPOLLOUT) && c->read_wants_write) {
+        c->read_wants_write = 0;
+        conn_update_events(c);
+        events |= EPOLLIN;
+    }
     if (c->lingering) {
         char buf[4096];
         ssize_t n;
 
+        /* Raw bytes: after close_notify nothing more is decrypted. */
         do {
             n = recv(c->ev.fd, buf, sizeof(buf), 0);
         } while (n > 0);
@@ -280,12 +403,7 @@ conn_on_event(am_event_t *ev, uint32_t events)
             }
             return;
         }
-        rc = conn_read(c);
-        if (rc == AM_ERROR) {
-            am_conn_close(c);
-            return;
-        }
-        c->proto->on_read(c, rc == AM_DONE);
+        conn_do_read(c);
     }
 }
 
@@ -296,6 +414,21 @@ conn_flush(am_conn_t *c)
     ssize_t n;
 
     while (am_buf_size(&c->wbuf) > 0) {
+        if (c->tls != NULL) {
+            uint32_t want = 0;
+
+            n = am_tls_send(c->tls, c->wbuf.data + c->wbuf.pos,
+                            am_buf_size(&c->wbuf), &want);
+            if (n == AM_AGAIN) {
+                break;
+            }
+            if (n == AM_ERROR) {
+                am_conn_close(c);
+                return;
+            }
+            am_buf_consume(&c->wbuf, (size_t)n);
+            continue;
+        }
         n = send(c->ev.fd, c->wbuf.data + c->wbuf.pos, am_buf_size(&c->wbuf),
                  MSG_NOSIGNAL);
         if (n == -1) {
@@ -375,6 +508,9 @@ conn_linger(am_conn_t *c)
     }
     /* Unread input at close(2) makes the kernel send RST, which can destroy
      * the response in flight: shut the write side and drain for a while. */
+    if (c->tls != NULL) {
+        am_tls_shutdown(c->tls);
+    }
     if (shutdown(c->ev.fd, SHUT_WR) == -1) {
         am_conn_close(c);
         return;
@@ -411,6 +547,7 @@ am_conn_close(am_conn_t *c)
     am_timer_del(&c->write_timer);
     am_timer_del(&c->linger_timer);
     am_post_cancel(&c->post);
+    am_post_cancel(&c->read_post);
 
     if (c->prev) {
         c->prev->next = c->next;
@@ -421,6 +558,7 @@ am_conn_close(am_conn_t *c)
         c->next->prev = c->prev;
     }
     am_conn_count--;
+    am_worker_conn_closed();
 
     /* Freed after this turn: other events of the batch may point at it. */
     c->next = conn_free_list;
@@ -436,6 +574,8 @@ am_conn_shutdown_all(void)
         next = c->next;
         if (c->proto && c->proto->on_shutdown) {
             c->proto->on_shutdown(c);
+        } else if (c->proto == NULL) {
+            am_conn_close(c); /* still in its TLS handshake */
         }
     }
 }
@@ -466,6 +606,9 @@ am_conn_flush_all(void)
         conn_free_list = c->next;
         am_buf_free(&c->rbuf);
         am_buf_free(&c->wbuf);
+        if (c->tls != NULL) {
+            am_tls_conn_destroy(c->tls);
+        }
         free(c);
     }
 }

@@ -48,6 +48,10 @@ struct am_conn_s {
     const am_proto_t *proto;
     void *proto_data;
 
+    struct am_tls_conn_s *tls; /* NULL on cleartext listeners */
+    uint32_t tls_want;         /* readiness the handshake waits for */
+    am_post_t read_post;       /* TLS: decrypted bytes may be pending */
+
     char client_host[INET6_ADDRSTRLEN];
     int client_port;
     char server_host[INET6_ADDRSTRLEN];
@@ -59,6 +63,8 @@ struct am_conn_s {
     unsigned closed : 1;
     unsigned dirty : 1;       /* on the flush list */
     unsigned write_blocked : 1;
+    unsigned handshaking : 1;     /* TLS handshake in progress */
+    unsigned read_wants_write : 1; /* TLS read needs EPOLLOUT first */
 
     am_conn_t *next_dirty;
     am_conn_t *prev, *next; /* all live connections */

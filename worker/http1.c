@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "worker/asgi.h"
 #include "worker/http1.h"
+#include "worker/http2.h"
 #include "worker/worker.h"
 
 typedef struct http1_field_s {
@@ -44,10 +45,10 @@ typedef struct http1_s {
     time_t start_time;
     uint32_t requests; /* served on this connection */
 
-    unsigned in_request : 1;    /* a message began */
-    unsigned head_done : 1;     /* on_headers_complete ran */
-    unsigned message_done : 1;  /* on_message_complete ran */
-    unsigned keepalive : 1;     /* the request allows keep-alive */
+    unsigned in_request : 1;   /* a message began */
+    unsigned head_done : 1;    /* on_headers_complete ran */
+    unsigned message_done : 1; /* on_message_complete ran */
+    unsigned keepalive : 1;    /* the request allows keep-alive */
     unsigned http10 : 1;
     unsigned is_head : 1;
     unsigned expect_continue : 1;
@@ -56,6 +57,8 @@ typedef struct http1_s {
     unsigned body_paused : 1;
     unsigned head_deadline : 1; /* header_read armed for this request */
     unsigned te_trailers : 1;   /* the client sent "TE: trailers" */
+    unsigned sniffed : 1;       /* the first bytes are not an h2 preface */
+    unsigned upgraded : 1;      /* h2c: the connection is HTTP/2 now */
 
     /* response */
     int status;
@@ -92,10 +95,11 @@ static void http1_on_post(am_post_t *p);
 static void http1_on_read_timeout(am_timer_t *t);
 static void http1_process(http1_t *h);
 static void http1_error(http1_t *h, int status);
+static void http1_free(http1_t *h);
 
 static int http1_resp_start(void *stream, int status,
-                            const am_header_t *headers, size_t n,
-                            int trailers, const char **err);
+                            const am_header_t *headers, size_t n, int trailers,
+                            const char **err);
 static int http1_resp_body(void *stream, const char *data, size_t len,
                            int more);
 static int http1_resp_trailers(void *stream, const am_header_t *headers,
@@ -135,19 +139,17 @@ static am_conf_t *conf;
 static const unsigned char http1_tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
     ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,
+    ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+    ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
+    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
 };
 
 void
@@ -156,10 +158,9 @@ am_http1_init(am_conf_t *c)
     conf = c;
     /* Our own limits answer first with 414/431; the parser's is a backstop
      * a little above them. */
-    http_parser_set_max_header_size(
-        (uint32_t)am_min(conf->limit_request_line + conf->limit_header_size +
-                             4096,
-                         (size_t)UINT32_MAX / 2));
+    http_parser_set_max_header_size((uint32_t)am_min(
+        conf->limit_request_line + conf->limit_header_size + 4096,
+        (size_t)UINT32_MAX / 2));
 }
 
 const char *
@@ -182,55 +183,104 @@ static const char *
 http1_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 205: return "Reset Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 425: return "Too Early";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 451: return "Unavailable For Legal Reasons";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: break;
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 205:
+        return "Reset Content";
+    case 206:
+        return "Partial Content";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 407:
+        return "Proxy Authentication Required";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 417:
+        return "Expectation Failed";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Content";
+    case 425:
+        return "Too Early";
+    case 426:
+        return "Upgrade Required";
+    case 428:
+        return "Precondition Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 451:
+        return "Unavailable For Legal Reasons";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        break;
     }
     if (status < 200) {
         return "Informational";
@@ -409,6 +459,65 @@ http1_value_has_token(const char *v, size_t len, const char *token)
     return 0;
 }
 
+/* RFC 4648 §5 base64url without padding (HTTP2-Settings, RFC 7540
+ * §3.2.1). Returns the decoded length or -1. */
+static ssize_t
+http1_base64url(const char *in, size_t len, uint8_t *out, size_t size)
+{
+    uint32_t acc = 0;
+    size_t i, n = 0;
+    int bits = 0, v;
+
+    while (len > 0 && in[len - 1] == '=') {
+        len--;
+    }
+    for (i = 0; i < len; i++) {
+        char ch = in[i];
+
+        if (ch >= 'A' && ch <= 'Z') {
+            v = ch - 'A';
+        } else if (ch >= 'a' && ch <= 'z') {
+            v = ch - 'a' + 26;
+        } else if (ch >= '0' && ch <= '9') {
+            v = ch - '0' + 52;
+        } else if (ch == '-' || ch == '+') {
+            v = 62;
+        } else if (ch == '_' || ch == '/') {
+            v = 63;
+        } else {
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == size) {
+                return -1;
+            }
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (ssize_t)n;
+}
+
+static int
+http1_is_hop_header(const am_header_t *hd)
+{
+    static const char *const names[] = {
+        "connection",        "keep-alive", "proxy-connection",
+        "transfer-encoding", "upgrade",    "http2-settings",
+    };
+    size_t i;
+
+    for (i = 0; i < am_nitems(names); i++) {
+        if (hd->name_len == strlen(names[i]) &&
+            memcmp(hd->name, names[i], hd->name_len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 http1_on_headers_complete(http_parser *p)
 {
@@ -419,7 +528,9 @@ http1_on_headers_complete(http_parser *p)
     struct http_parser_url u;
     const char *url, *base = h->head.data;
     size_t nhost = 0, i;
-    int te_trailers = 0;
+    int te_trailers = 0, h2c = 0, h2c_conn = 0, nsettings = 0;
+    const char *settings = NULL;
+    size_t settings_len = 0;
 
     h->head_done = 1;
 
@@ -467,6 +578,19 @@ http1_on_headers_complete(http_parser *p)
             }
         } else if (f->name_len == 2 && memcmp(headers[i].name, "te", 2) == 0) {
             te_trailers = http1_value_has_token(v, vlen, "trailers");
+        } else if (f->name_len == 7 &&
+                   memcmp(headers[i].name, "upgrade", 7) == 0) {
+            h2c = http1_value_has_token(v, vlen, "h2c");
+        } else if (f->name_len == 10 &&
+                   memcmp(headers[i].name, "connection", 10) == 0) {
+            h2c_conn |=
+                (http1_value_has_token(v, vlen, "upgrade") ? 1 : 0) |
+                (http1_value_has_token(v, vlen, "http2-settings") ? 2 : 0);
+        } else if (f->name_len == 14 &&
+                   memcmp(headers[i].name, "http2-settings", 14) == 0) {
+            settings = v;
+            settings_len = vlen;
+            nsettings++;
         }
     }
 
@@ -505,8 +629,8 @@ http1_on_headers_complete(http_parser *p)
             head.path_len = (size_t)(hash - url);
         }
     } else if (h->url_len > 0 && url[0] != '*' &&
-               http_parser_parse_url(url, h->url_len,
-                                     p->method == HTTP_CONNECT, &u) == 0 &&
+               http_parser_parse_url(url, h->url_len, p->method == HTTP_CONNECT,
+                                     &u) == 0 &&
                (u.field_set & (1 << UF_PATH))) {
         /* RFC 9112 §3.2.2: absolute-form. */
         head.path = url + u.field_data[UF_PATH].off;
@@ -524,7 +648,8 @@ http1_on_headers_complete(http_parser *p)
         head.query = "";
     }
     head.http_version = h->http10 ? "1.0" : "1.1";
-    head.scheme = "http";
+    head.scheme = c->tls != NULL ? "https" : "http";
+    head.tls = c->tls;
     head.headers = headers;
     head.nheaders = h->nfields;
     head.client_host = c->listen->family == AF_UNIX ? NULL : c->client_host;
@@ -542,6 +667,38 @@ http1_on_headers_complete(http_parser *p)
     h->te_trailers = head.trailers_allowed;
     if (!head.has_body) {
         h->expect_continue = 0;
+    }
+
+    /* RFC 7540 §3.2: h2c by Upgrade, on cleartext HTTP/1.1 only, with
+     * exactly one HTTP2-Settings named in Connection. A request with a body
+     * is served as HTTP/1.1 instead: its body would otherwise have to be
+     * read before the switch. A bad HTTP2-Settings is no upgrade either. */
+    if (h2c && h2c_conn == 3 && nsettings == 1 && !head.has_body &&
+        !h->http10 && c->listen->http2 && c->tls == NULL) {
+        uint8_t payload[512];
+        ssize_t plen =
+            http1_base64url(settings, settings_len, payload, sizeof(payload));
+
+        if (plen >= 0 && plen % 6 == 0) {
+            size_t k = 0;
+
+            /* The h2 request carries no connection-specific fields. */
+            for (i = 0; i < head.nheaders; i++) {
+                if (!http1_is_hop_header(&headers[i])) {
+                    headers[k++] = headers[i];
+                }
+            }
+            head.nheaders = k;
+            am_conn_write_str(c, "HTTP/1.1 101 Switching Protocols\r\n"
+                                 "Connection: Upgrade\r\n"
+                                 "Upgrade: h2c\r\n\r\n");
+            h->upgraded = 1;
+            am_http2_upgrade(c, payload, (size_t)plen, &head);
+            if (headers != stack_headers) {
+                free(headers);
+            }
+            return 0;
+        }
     }
 
     h->req = am_asgi_request_create(&head, &http1_ops, h, c->id, 0);
@@ -590,6 +747,10 @@ http1_on_message_complete(http_parser *p)
     http1_t *h = p->data;
 
     h->message_done = 1;
+    if (h->upgraded) {
+        http_parser_pause(p, 1);
+        return 0;
+    }
     am_timer_del(&h->c->read_timer);
     if (h->req && !h->discarding) {
         am_asgi_request_body(h->req, NULL, 0, 0);
@@ -631,6 +792,14 @@ http1_process(http1_t *h)
                                 c->rbuf.data + c->rbuf.pos, len);
         err = HTTP_PARSER_ERRNO(&h->parser);
         am_buf_consume(&c->rbuf, n);
+        if (h->upgraded) {
+            /* HTTP/2 owns the connection; what follows is its preface. */
+            http1_free(h);
+            if (am_buf_size(&c->rbuf) > 0) {
+                c->proto->on_read(c, 0);
+            }
+            return;
+        }
         if (err == HPE_PAUSED) {
             http_parser_pause(&h->parser, 0);
             if (h->message_done && h->discarding) {
@@ -673,6 +842,27 @@ static void
 http1_on_read(am_conn_t *c, int eof)
 {
     http1_t *h = c->proto_data;
+    static const char pri[] = "PRI * HTTP/2.0\r\n";
+    size_t n;
+
+    if (!h->sniffed && c->listen->http2 && c->tls == NULL) {
+        /* RFC 9113 §3.3: prior knowledge. A preface that goes wrong after
+         * its request line still goes to HTTP/2, which answers GOAWAY
+         * PROTOCOL_ERROR (§3.4). */
+        n = am_min(am_buf_size(&c->rbuf), sizeof(pri) - 1);
+        if (memcmp(c->rbuf.data + c->rbuf.pos, pri, n) == 0) {
+            if (n < sizeof(pri) - 1) {
+                if (eof) {
+                    am_conn_close(c);
+                }
+                return; /* wait for the rest */
+            }
+            http1_free(h);
+            am_http2_attach(c);
+            return;
+        }
+    }
+    h->sniffed = 1;
 
     http1_process(h);
     if (c->closed) {
@@ -705,22 +895,28 @@ http1_on_drain(am_conn_t *c)
     }
 }
 
+/* Free the HTTP/1.1 state; the connection goes on (HTTP/2) or closes. */
 static void
-http1_on_close(am_conn_t *c)
+http1_free(http1_t *h)
 {
-    http1_t *h = c->proto_data;
-
     if (h->req) {
         am_asgi_request_disconnect(h->req);
         am_asgi_request_release(h->req);
         h->req = NULL;
     }
+    if (h->c->proto_data == h) {
+        h->c->proto_data = NULL;
+    }
     am_buf_free(&h->head);
     am_buf_free(&h->resp_head);
     free(h->fields);
     free(h);
-    c->proto_data = NULL;
-    am_worker_conn_closed();
+}
+
+static void
+http1_on_close(am_conn_t *c)
+{
+    http1_free(c->proto_data);
 }
 
 static void
@@ -877,8 +1073,8 @@ http1_name_is(const am_header_t *hd, const char *name, size_t len)
 }
 
 static int
-http1_resp_start(void *stream, int status, const am_header_t *headers,
-                 size_t n, int trailers, const char **err)
+http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
+                 int trailers, const char **err)
 {
     http1_t *h = stream;
     am_buf_t *b = &h->resp_head;
@@ -1097,9 +1293,9 @@ http1_resp_trailers(void *stream, const am_header_t *headers, size_t n,
     }
     if (!more) {
         if (h->resp_chunked && !h->is_head) {
-            am_conn_write(c, h->resp_trailers_sent && h->te_trailers
-                                 ? "\r\n"
-                                 : "0\r\n\r\n",
+            am_conn_write(c,
+                          h->resp_trailers_sent && h->te_trailers ? "\r\n"
+                                                                  : "0\r\n\r\n",
                           h->resp_trailers_sent && h->te_trailers ? 2 : 5);
         }
         h->resp_done = 1;

@@ -32,8 +32,8 @@ static const char py_runtime_source[] =
 
 PyObject *am_py_cancelled_error;
 
-static PyObject *py_runtime; /* owned: the runtime module */
-static PyObject *py_loop;    /* owned */
+static PyObject *py_runtime;  /* owned: the runtime module */
+static PyObject *py_loop;     /* owned */
 static PyObject *py_lifespan; /* owned, or NULL with lifespan off */
 static PyThreadState *py_saved;
 
@@ -139,8 +139,15 @@ static PyMethodDef py_methods[] = {
 };
 
 static struct PyModuleDef py_module = {
-    PyModuleDef_HEAD_INIT, "_asgimaster", NULL, -1, py_methods,
-    NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "_asgimaster",
+    NULL,
+    -1,
+    py_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static PyObject *
@@ -170,8 +177,7 @@ py_error_line(char *err, size_t size)
     if (value != NULL) {
         s = PyObject_Str(value);
         msg = s ? PyUnicode_AsUTF8(s) : NULL;
-        name = PyObject_GetAttrString((PyObject *)Py_TYPE(value),
-                                      "__name__");
+        name = PyObject_GetAttrString((PyObject *)Py_TYPE(value), "__name__");
         tname = name ? PyUnicode_AsUTF8(name) : "error";
     }
     PyErr_Clear();
@@ -179,8 +185,7 @@ py_error_line(char *err, size_t size)
         strcmp(tname, "BootError") == 0) {
         snprintf(err, size, "%s", msg ? msg : "?");
     } else {
-        snprintf(err, size, "%s: %s", tname ? tname : "error",
-                 msg ? msg : "?");
+        snprintf(err, size, "%s: %s", tname ? tname : "error", msg ? msg : "?");
     }
     Py_XDECREF(s);
     Py_XDECREF(name);
@@ -387,8 +392,8 @@ am_py_boot(am_conf_t *conf, char *err, size_t size)
     } else {
         state = PyDict_New();
     }
-    if (state == NULL || am_asgi_start(py_runtime, py_loop, app, state) !=
-                             AM_OK) {
+    if (state == NULL ||
+        am_asgi_start(py_runtime, py_loop, app, state) != AM_OK) {
         Py_XDECREF(state);
         Py_DECREF(app);
         py_boot_error("cannot start the ASGI bridge", err, size);
@@ -433,8 +438,7 @@ am_py_shutdown(void)
 
     if (py_lifespan != NULL) {
         coro = PyObject_CallMethod(py_lifespan, "shutdown", NULL);
-        r = coro ? PyObject_CallMethod(py_loop, "run_until_complete", "O",
-                                       coro)
+        r = coro ? PyObject_CallMethod(py_loop, "run_until_complete", "O", coro)
                  : NULL;
         Py_XDECREF(coro);
         if (r == NULL) {

@@ -22,7 +22,9 @@
 #include "worker/conn.h"
 #include "worker/event.h"
 #include "worker/http1.h"
+#include "worker/http2.h"
 #include "worker/pyembed.h"
+#include "worker/tls.h"
 #include "worker/worker.h"
 
 int am_worker_stopping;
@@ -237,6 +239,10 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
 
     am_conn_init(conf);
     am_http1_init(conf);
+    if (am_http2_init(conf) != AM_OK || am_tls_init(conf) != AM_OK) {
+        am_ipc_send(ipc_fd, AM_IPC_BOOT_ERROR, "TLS or HTTP/2 set-up failed");
+        return AM_EXIT_BOOT;
+    }
     am_event_set_hooks(worker_before_wait);
     worker_graceful_timer.handler = worker_on_graceful_timeout;
 
