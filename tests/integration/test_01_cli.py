@@ -96,16 +96,18 @@ def test_check_unknown_nested_key(tmp_path):
     assert "header_count" in r.stderr
 
 
-@pytest.mark.parametrize("text,line", [
-    ('app: "basic:app"\nworkers: many\n', 2),
-    ('app: "basic:app"\nlifespan: sometimes\n', 2),
-    ('app: "basic:app"\nlimits:\n  body_size: 10 parsecs\n', 3),
-    ('app: "basic:app"\ntimeouts:\n  keepalive: soon\n', 3),
-    ('app: "basic:app"\nlisten:\n  - address: "nowhere"\n', 3),
-    ('app: "basic:app"\nlog:\n  level: loud\n', 3),
-    ('app: "basic:app"\nworkers: [1, 2\n', 2),  # YAML syntax error
+@pytest.mark.parametrize("text,line,key", [
+    ('app: "basic:app"\nworkers: many\n', 2, "workers"),
+    ('app: "basic:app"\nlifespan: sometimes\n', 2, "lifespan"),
+    ('app: "basic:app"\nlimits:\n  body_size: 10 parsecs\n', 3,
+     "limits.body_size"),
+    ('app: "basic:app"\ntimeouts:\n  keepalive: soon\n', 3,
+     "timeouts.keepalive"),
+    ('app: "basic:app"\nlisten:\n  - address: "nowhere"\n', 3, None),
+    ('app: "basic:app"\nlog:\n  level: loud\n', 3, "log.level"),
+    ('app: "basic:app"\nworkers: [1, 2\n', 2, None),  # YAML syntax error
 ])
-def test_check_bad_value_names_position(tmp_path, text, line):
+def test_check_bad_value_names_position(tmp_path, text, line, key):
     cfg = write(tmp_path, text)
     r = run_bin(["-t", "-c", cfg])
     assert r.returncode == 1, r
@@ -114,6 +116,21 @@ def test_check_bad_value_names_position(tmp_path, text, line):
     # libyaml may point at the next line for an unclosed flow sequence.
     assert int(m.group(1)) in (line, line + 1), r.stderr
     assert int(m.group(2)) >= 1
+    if key:
+        # asgimaster.yaml(5) DIAGNOSTICS: the dotted key, what was
+        # expected and the value found.
+        assert f'"{key}"' in r.stderr, r.stderr
+        assert "expected" in r.stderr, r.stderr
+        value = text.rstrip("\n").rsplit(": ", 1)[1].strip('"')
+        assert value in r.stderr, r.stderr
+
+
+def test_check_key_in_the_wrong_mapping(tmp_path):
+    cfg = write(tmp_path, 'app: "basic:app"\nkeepalive: 5s\n')
+    r = run_bin(["-t", "-c", cfg])
+    assert r.returncode == 1
+    assert pos_re(cfg, 2, 1).search(r.stderr), r.stderr
+    assert '"keepalive" in "timeouts"' in r.stderr, r.stderr
 
 
 def test_check_missing_file(tmp_path):
