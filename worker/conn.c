@@ -125,10 +125,7 @@ am_conn_on_accept(am_event_t *ev, uint32_t events)
     for (i = 0; i < CONN_ACCEPT_BATCH; i++) {
         if (am_conn_count >= am_conn_conf->limit_connections) {
             /* The worker re-arms listeners when connections close. */
-            am_event_del(ev);
-            am_log(AM_LOG_WARN, 0,
-                   "%zu connections: limits.connections reached, not accepting",
-                   am_conn_count);
+            am_worker_listeners_pause();
             return;
         }
         len = sizeof(peer);

@@ -79,6 +79,18 @@ am_worker_conn_closed(void)
     /* Checked after this close completes: the count drops after on_close. */
 }
 
+void
+am_worker_listeners_pause(void)
+{
+    if (!worker_listeners_paused) {
+        worker_listeners_paused = 1;
+        worker_set_listeners(0);
+        am_log(AM_LOG_WARN, 0,
+               "%zu connections: limits.connections reached, not accepting",
+               am_conn_count);
+    }
+}
+
 static void
 worker_stop_graceful(void)
 {

@@ -26,4 +26,7 @@ extern int am_worker_stopping;
  * finish a graceful stop when the last one is gone. */
 void am_worker_conn_closed(void);
 
+/* limits.connections reached: stop accepting until a connection closes. */
+void am_worker_listeners_pause(void);
+
 #endif
