@@ -1,0 +1,71 @@
+/* common/stats.h: counters the workers publish and the master reads, in one
+ * shared anonymous mapping made by the master before the first fork.
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Each worker owns one am_worker_stats_t (its stats slot, given at fork)
+ * and is its only writer: plain stores of monotonic counters, no lock on
+ * the request path. Readers (the master, the metrics endpoint) may see a
+ * counter one update behind, never a torn 64-bit value on x86-64/arm64
+ * (aligned 64-bit stores). The master clears a slot before handing it to a
+ * new worker.
+ */
+#ifndef AM_COMMON_STATS_H
+#define AM_COMMON_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define AM_STATS_SLOTS 2048 /* live + draining workers, all generations */
+
+enum { AM_STATS_H1 = 0, AM_STATS_H2, AM_STATS_PROTOS };
+
+/* Request duration histogram upper bounds, seconds (Prometheus "le"). */
+#define AM_STATS_BUCKETS 12
+extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
+
+typedef struct am_worker_stats_s {
+    volatile int64_t heartbeat_msec; /* CLOCK_MONOTONIC ms, each loop turn */
+    volatile int32_t pid;            /* 0: slot free */
+    volatile uint32_t generation;
+    volatile int32_t in_use;
+    volatile int32_t ready;
+    /* requests[proto][status class 1..5 at index 0..4] */
+    volatile uint64_t requests[AM_STATS_PROTOS][5];
+    volatile uint64_t duration_count;
+    volatile double duration_sum; /* seconds */
+    volatile uint64_t duration_buckets[AM_STATS_BUCKETS]; /* cumulative */
+    volatile uint64_t bytes_in;
+    volatile uint64_t bytes_out;
+    volatile int64_t connections; /* open now */
+    volatile int64_t streams;     /* open HTTP/2 streams now */
+    volatile uint64_t connections_total;
+    volatile uint64_t requests_total; /* for max_requests */
+} am_worker_stats_t;
+
+typedef struct am_stats_s {
+    am_worker_stats_t workers[AM_STATS_SLOTS];
+    /* master-owned counters */
+    volatile uint64_t worker_starts;
+    volatile uint64_t worker_exits[4]; /* normal, crash, killed, boot failure */
+    volatile uint64_t reloads[2];      /* ok, failed */
+    volatile uint64_t generation;      /* current */
+} am_stats_t;
+
+/* The master maps it once (MAP_SHARED | MAP_ANONYMOUS); children inherit.
+ * NULL on failure (logged). */
+am_stats_t *am_stats_create(void);
+
+/* Set in a worker after fork: its own slot. */
+extern am_worker_stats_t *am_stats_self;
+
+/* Record one finished request (called by the protocols). */
+void am_stats_request(int proto, int status, double seconds);
+
+/* Render the Prometheus text exposition (version 0.0.4) into buf; returns
+ * the length, or the size needed when it does not fit. rss_of(pid) gives
+ * a worker's resident set in bytes (the master reads /proc); may be NULL. */
+size_t am_stats_render(const am_stats_t *s, char *buf, size_t size,
+                       uint64_t (*rss_of)(pid_t pid));
+
+#endif
