@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "master/listen.h"
 #include "master/master.h"
+#include "master/tls_check.h"
 
 #define MAIN_ERR_SIZE    1024
 #define MAIN_WORKERS_MAX 1024 /* as the "workers" key */
@@ -98,6 +99,10 @@ main(int argc, char **argv)
     main_apply(conf, &o);
 
     if (am_conf_finish(conf, err, sizeof(err)) != AM_OK) {
+        fprintf(stderr, "%s\n", err);
+        return AM_EXIT_CONFIG;
+    }
+    if (am_tls_check(conf, err, sizeof(err)) != AM_OK) {
         fprintf(stderr, "%s\n", err);
         return AM_EXIT_CONFIG;
     }
