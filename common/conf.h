@@ -123,6 +123,16 @@ typedef struct am_conf_s {
      * inherited by every worker so a ticket works on any of them. */
     unsigned char tls_ticket_keys[80];
 
+    /* operations (issue 5) */
+    char *pidfile;
+    char *user;            /* workers drop to this user after binding */
+    char *group;
+    int umask;             /* -1: leave as inherited */
+    size_t max_requests;   /* 0: never recycle. In a worker's copy the
+                              master stores the value with its jitter. */
+    size_t max_requests_jitter;
+    char *metrics_path;    /* "/metrics" */
+
     /* timeouts (milliseconds) */
     am_msec_t timeout_keepalive;     /* 5s idle between requests */
     am_msec_t timeout_header_read;   /* 10s to receive a request head: 408 */
@@ -132,6 +142,7 @@ typedef struct am_conf_s {
     am_msec_t timeout_boot;          /* 60s for import + lifespan startup */
     am_msec_t timeout_tls_handshake; /* 10s */
     am_msec_t timeout_h2_idle;       /* 60s without streams: GOAWAY */
+    am_msec_t timeout_worker;        /* 30s without a heartbeat: abort */
 } am_conf_t;
 
 /* Defaults only; never NULL. */
