@@ -15,6 +15,7 @@
 enum {
     AM_IPC_READY = 1,
     AM_IPC_BOOT_ERROR = 2,
+    AM_IPC_RECYCLE = 3, /* max_requests reached: replace me when ready */
 };
 
 #define AM_IPC_TEXT_MAX 1024

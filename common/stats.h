@@ -56,8 +56,13 @@ typedef struct am_stats_s {
  * NULL on failure (logged). */
 am_stats_t *am_stats_create(void);
 
-/* Set in a worker after fork: its own slot. */
+/* The mapping (master and workers), and in a worker its own slot (set
+ * after fork, before am_worker_main()). NULL when not set up. */
+extern am_stats_t *am_stats_shared;
 extern am_worker_stats_t *am_stats_self;
+
+/* A process's resident set in bytes from /proc/PID/statm (0 if gone). */
+uint64_t am_stats_rss(pid_t pid);
 
 /* Record one finished request (called by the protocols). */
 void am_stats_request(int proto, int status, double seconds);
