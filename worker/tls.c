@@ -426,7 +426,8 @@ static int
 tls_result(am_tls_conn_t *t, int rc, uint32_t *want, const char *op)
 {
     char reason[256], peer[INET6_ADDRSTRLEN + 16];
-    int e = SSL_get_error(t->ssl, rc), err = errno;
+    int err = errno; /* before anything else may change it */
+    int e = SSL_get_error(t->ssl, rc);
     unsigned long code;
 
     switch (e) {
