@@ -261,6 +261,8 @@ conf_describe(const am_conf_key_t *k, char *buf, size_t size)
     case AM_CONF_CIDRS:
         return "a list of IP addresses or networks such as \"10.0.0.0/8\", "
                "or \"*\"";
+    case AM_CONF_HOSTPORT:
+        return "host:port, [v6]:port, :port or unix:/path";
     }
     return "?";
 }
@@ -1230,6 +1232,19 @@ conf_set_value(am_conf_t *conf, const am_conf_key_t *k, const char *dname,
         conf_clear_cidrs(conf);
         return conf_add_cidrs(conf, dname, v, err, size);
 
+    case AM_CONF_HOSTPORT: {
+        am_listen_t scratch;
+
+        memset(&scratch, 0, sizeof(scratch));
+        if (am_conf_parse_address(v, &scratch, sub, sizeof(sub)) != AM_OK) {
+            snprintf(err, size, "\"%s\": %s", dname, sub);
+            return AM_ERROR;
+        }
+        conf_listen_free(&scratch);
+        conf_set_string(base, k, v);
+        return AM_OK;
+    }
+
     case AM_CONF_SECTION:
     case AM_CONF_ENV:
     case AM_CONF_ADDRESS:
@@ -1951,6 +1966,7 @@ am_conf_create(void)
         rc = conf_set_value(conf, k, k->name, conf, k->dflt, err, sizeof(err));
         AM_ASSERT(rc == AM_OK);
     }
+    conf->umask = -1; /* unset: the umask the master inherited */
     return conf;
 }
 
@@ -1972,6 +1988,11 @@ am_conf_destroy(am_conf_t *conf)
     free(conf->access_log);
     free(conf->access_format);
     conf_clear_cidrs(conf);
+    free(conf->pidfile);
+    free(conf->user);
+    free(conf->group);
+    free(conf->metrics_address);
+    free(conf->metrics_path);
     free(conf);
 }
 
@@ -2021,6 +2042,35 @@ conf_make_ticket_keys(am_conf_t *conf, char *err, size_t size)
     return AM_OK;
 }
 
+/* metrics.address becomes the last listener, marked: workers answer only
+ * metrics.path there. A listener cannot serve both the app and metrics. */
+static int
+conf_finish_metrics(am_conf_t *conf, char *err, size_t size)
+{
+    char sub[256];
+
+    if (conf->metrics_path == NULL || conf->metrics_path[0] != '/') {
+        snprintf(err, size, "\"metrics.path\": expected a path starting with "
+                            "\"/\" such as \"/metrics\"");
+        return AM_ERROR;
+    }
+    if (conf->metrics_address == NULL) {
+        return AM_OK;
+    }
+    for (size_t i = 0; i < conf->nlisten; i++) {
+        if (conf->listen[i].metrics) {
+            return AM_OK; /* finished twice */
+        }
+    }
+    if (am_conf_add_listen(conf, conf->metrics_address, sub, sizeof(sub)) !=
+        AM_OK) {
+        snprintf(err, size, "\"metrics.address\": %s", sub);
+        return AM_ERROR;
+    }
+    conf->listen[conf->nlisten - 1].metrics = 1;
+    return AM_OK;
+}
+
 int
 am_conf_finish(am_conf_t *conf, char *err, size_t size)
 {
@@ -2040,6 +2090,9 @@ am_conf_finish(am_conf_t *conf, char *err, size_t size)
     }
     if (conf->nlisten == 0 &&
         am_conf_add_listen(conf, CONF_DEFAULT_LISTEN, err, size) != AM_OK) {
+        return AM_ERROR;
+    }
+    if (conf_finish_metrics(conf, err, size) != AM_OK) {
         return AM_ERROR;
     }
     for (size_t i = 0; i < conf->nlisten; i++) {

@@ -63,6 +63,8 @@ typedef struct am_listen_s {
     am_tls_conf_t *tls; /* listen[].tls, NULL for cleartext (owned) */
     int http2;          /* listen[].http2, default 1 */
     int proxy_protocol; /* listen[].proxy_protocol, default 0 */
+    int metrics;        /* the metrics.address listener, added last by
+                           am_conf_finish(): workers serve metrics there */
 } am_listen_t;
 
 typedef struct am_conf_s {
@@ -131,6 +133,7 @@ typedef struct am_conf_s {
     size_t max_requests;   /* 0: never recycle. In a worker's copy the
                               master stores the value with its jitter. */
     size_t max_requests_jitter;
+    char *metrics_address; /* metrics.address; NULL: no metrics listener */
     char *metrics_path;    /* "/metrics" */
 
     /* timeouts (milliseconds) */

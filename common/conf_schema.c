@@ -126,6 +126,24 @@ const am_conf_key_t am_conf_keys[] = {
       24 * HOUR, "10s", 1 },
     { "timeouts.h2_idle", S, AM_CONF_MSEC, CONF(timeout_h2_idle), 1, 24 * HOUR,
       "60s", 1 },
+    { "timeouts.worker", S, AM_CONF_MSEC, CONF(timeout_worker), 1, 24 * HOUR,
+      "30s", 1 },
+
+    /* operations (issue 5): the master's process, worker recycling */
+    { "pidfile", S, AM_CONF_PATH, CONF(pidfile), 0, 0, NULL, 0 },
+    { "user", S, AM_CONF_STRING, CONF(user), 0, 0, NULL, 0 },
+    { "group", S, AM_CONF_STRING, CONF(group), 0, 0, NULL, 0 },
+    { "umask", S, AM_CONF_MODE, CONF(umask), 0, 0777, NULL, 0 },
+    { "max_requests", S, AM_CONF_COUNT, CONF(max_requests), 0, INT31, "0", 1 },
+    { "max_requests_jitter", S, AM_CONF_COUNT, CONF(max_requests_jitter), 0,
+      INT31, "0", 1 },
+
+    /* the Prometheus endpoint, served by the workers on its own listener */
+    { "metrics", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
+    { "metrics.address", S, AM_CONF_HOSTPORT, CONF(metrics_address), 0, 0,
+      NULL, 1 },
+    { "metrics.path", S, AM_CONF_STRING, CONF(metrics_path), 0, 0, "/metrics",
+      1 },
 };
 
 const size_t am_conf_nkeys = sizeof(am_conf_keys) / sizeof(am_conf_keys[0]);

@@ -44,7 +44,8 @@ typedef enum {
     AM_CONF_TLS,         /* listen[].tls: a map of "listen.tls.*" keys */
     AM_CONF_CLIENT_AUTH, /* int AM_TLS_CLIENT_AUTH_* */
     AM_CONF_TLS_VERSION, /* int 0x0303 or 0x0304: "1.2", "TLSv1.3" */
-    AM_CONF_CIDRS        /* forwarded_allow_ips: addresses, networks, "*" */
+    AM_CONF_CIDRS,       /* forwarded_allow_ips: addresses, networks, "*" */
+    AM_CONF_HOSTPORT     /* char *: one address as listen[].address takes */
 } am_conf_type_t;
 
 typedef struct am_conf_key_s {

@@ -50,6 +50,9 @@ typedef struct am_stats_s {
     volatile uint64_t worker_exits[4]; /* normal, crash, killed, boot failure */
     volatile uint64_t reloads[2];      /* ok, failed */
     volatile uint64_t generation;      /* current */
+    /* The counters of exited workers (am_stats_retire()), so sums never
+     * go backwards when a worker is replaced. Gauges stay 0 here. */
+    am_worker_stats_t retired;
 } am_stats_t;
 
 /* The master maps it once (MAP_SHARED | MAP_ANONYMOUS); children inherit.
@@ -66,6 +69,10 @@ uint64_t am_stats_rss(pid_t pid);
 
 /* Record one finished request (called by the protocols). */
 void am_stats_request(int proto, int status, double seconds);
+
+/* Master: fold the counters of slot index into s->retired and clear the
+ * slot for the next worker. */
+void am_stats_retire(am_stats_t *s, size_t index);
 
 /* Render the Prometheus text exposition (version 0.0.4) into buf; returns
  * the length, or the size needed when it does not fit. rss_of(pid) gives

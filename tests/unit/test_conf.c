@@ -125,7 +125,17 @@ static const char full_yaml[] =
     "  graceful: 0\n"
     "  boot: 2m\n"
     "  tls_handshake: 3s\n"
-    "  h2_idle: 5m\n";
+    "  h2_idle: 5m\n"
+    "  worker: 45s\n"
+    "pidfile: /run/am.pid\n"
+    "user: www-data\n"
+    "group: www-data\n"
+    "umask: \"027\"\n"
+    "max_requests: 1000\n"
+    "max_requests_jitter: 50\n"
+    "metrics:\n"
+    "  address: 127.0.0.1:9100\n"
+    "  path: /m\n";
 
 TEST(full_file_every_key)
 {
@@ -244,6 +254,15 @@ TEST(full_file_every_key)
     ASSERT_EQ(c->timeout_boot, 120000);
     ASSERT_EQ(c->timeout_tls_handshake, 3000);
     ASSERT_EQ(c->timeout_h2_idle, 300000);
+    ASSERT_EQ(c->timeout_worker, 45000);
+    ASSERT_STR_EQ(c->pidfile, "/run/am.pid");
+    ASSERT_STR_EQ(c->user, "www-data");
+    ASSERT_STR_EQ(c->group, "www-data");
+    ASSERT_EQ(c->umask, 027);
+    ASSERT_EQ(c->max_requests, 1000);
+    ASSERT_EQ(c->max_requests_jitter, 50);
+    ASSERT_STR_EQ(c->metrics_address, "127.0.0.1:9100");
+    ASSERT_STR_EQ(c->metrics_path, "/m");
     am_conf_destroy(c);
 }
 
@@ -1518,4 +1537,81 @@ TEST(man_page_lists_every_key)
         ASSERT_TRUE(found);
     }
     free(man);
+}
+
+/* Operations keys (issue 5): defaults, spellings, errors, the metrics
+ * listener am_conf_finish() adds. */
+#define ASSERT_STR_CONTAINS(s, sub) ASSERT_TRUE(strstr((s), (sub)) != NULL)
+
+TEST(operations_defaults)
+{
+    am_conf_t *c = am_conf_create();
+
+    ASSERT_TRUE(c->pidfile == NULL);
+    ASSERT_TRUE(c->user == NULL);
+    ASSERT_TRUE(c->group == NULL);
+    ASSERT_EQ(c->umask, -1);
+    ASSERT_EQ(c->max_requests, 0);
+    ASSERT_EQ(c->max_requests_jitter, 0);
+    ASSERT_EQ(c->timeout_worker, 30000);
+    ASSERT_TRUE(c->metrics_address == NULL);
+    ASSERT_STR_EQ(c->metrics_path, "/metrics");
+    am_conf_destroy(c);
+}
+
+TEST(operations_spellings)
+{
+    am_conf_t *c = load("umask: 0\npidfile: ''\ntimeouts: {worker: 2s}\n");
+
+    ASSERT_EQ(c->umask, 0);
+    ASSERT_TRUE(c->pidfile == NULL);
+    ASSERT_EQ(c->timeout_worker, 2000);
+    am_conf_destroy(c);
+
+    c = load("umask: \"0077\"\nmax_requests: 5\n");
+    ASSERT_EQ(c->umask, 077);
+    ASSERT_EQ(c->max_requests, 5);
+    am_conf_destroy(c);
+}
+
+TEST(error_operations)
+{
+    ASSERT_TRUE(strstr(load_error("umask: 0999\n"), "server.yaml:1:8:") != NULL);
+    ASSERT_TRUE(strstr(load_error("umask: 0999\n"), "octal") != NULL);
+    ASSERT_TRUE(strstr(load_error("max_requests: -1\n"), "max_requests") != NULL);
+    ASSERT_STR_CONTAINS(load_error("timeouts: {worker: 0}\n"),
+                        "server.yaml:1:20:");
+    ASSERT_STR_CONTAINS(load_error("metrics: {address: nowhere}\n"),
+                        "server.yaml:1:20:");
+    ASSERT_STR_CONTAINS(load_error("metrics: {address: nowhere}\n"),
+                        "missing port");
+    ASSERT_STR_CONTAINS(load_error("metrics: {adress: \":9100\"}\n"),
+                        "did you mean \"address\"");
+    ASSERT_TRUE(strstr(load_error("metrics: :9100\n"), "server.yaml:1:10:") != NULL);
+}
+
+TEST(finish_metrics_listener)
+{
+    am_conf_t *c = load("app: main:app\nlisten: ['127.0.0.1:8000']\n"
+                        "metrics: {address: '127.0.0.1:9100'}\n");
+
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_OK);
+    ASSERT_EQ(c->nlisten, 2);
+    ASSERT_EQ(c->listen[0].metrics, 0);
+    ASSERT_EQ(c->listen[1].metrics, 1);
+    ASSERT_STR_EQ(c->listen[1].address, "127.0.0.1:9100");
+    ASSERT_EQ(c->listen[1].fd, -1);
+    am_conf_destroy(c);
+
+    c = load("app: main:app\nlisten: ['127.0.0.1:8000']\n"
+             "metrics: {address: '127.0.0.1:8000'}\n");
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_ERROR);
+    ASSERT_TRUE(strstr(err, "metrics.address") != NULL);
+    ASSERT_TRUE(strstr(err, "duplicate") != NULL);
+    am_conf_destroy(c);
+
+    c = load("app: main:app\nmetrics: {path: metrics}\n");
+    ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_ERROR);
+    ASSERT_TRUE(strstr(err, "metrics.path") != NULL);
+    am_conf_destroy(c);
 }
