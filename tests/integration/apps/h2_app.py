@@ -21,6 +21,9 @@ Routes (any method unless said; query parameters in brackets):
   /slow-read        reads one body chunk every [ms] (default 200) for [n]
                     chunks (default 1), records the byte count under [id]
                     then waits on receive() (never responds) unless [done]
+  /read-some        reads [n] body messages (default 1), records the byte
+                    count under [id] after each, then sleeps [s] (default
+                    6) without reading more and answers {"bytes": n}
   /inflight         sleeps [s] (default 0.3) and answers {"peak": max in
                     flight seen so far, "now": in flight at start}
   /inflight-reset   resets the peak counter
@@ -214,6 +217,23 @@ async def app(scope, receive, send):
             return
         m = await receive()
         RESULTS[key] = {"bytes": got, "after": m["type"]}
+    elif path == "/read-some":
+        key = args.get("id", "read-some")
+        got = 0
+        RESULTS[key] = {"bytes": 0, "messages": 0}
+        for i in range(int(args.get("n", 1))):
+            m = await receive()
+            if m["type"] == "http.disconnect":
+                break
+            got += len(m.get("body", b""))
+            RESULTS[key] = {"bytes": got, "messages": i + 1}
+            if not m.get("more_body"):
+                break
+        await asyncio.sleep(float(args.get("s", 6)))
+        try:
+            await respond_json(send, {"bytes": got})
+        except Exception:  # the client reset the stream meanwhile
+            pass
     elif path == "/inflight":
         await read_body(receive)
         INFLIGHT["now"] += 1
