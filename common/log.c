@@ -99,6 +99,12 @@ am_log_open(const char *error_log, const char *access_log)
 }
 
 int
+am_log_error_fd(void)
+{
+    return log_error_fd;
+}
+
+int
 am_log_access_enabled(void)
 {
     return log_access_fd != -1;
@@ -148,8 +154,9 @@ am_log_va(int level, int err, const char *fmt, va_list ap)
 
     am_log_time_iso(buf, sizeof(buf));
     len = strlen(buf);
-    n = snprintf(buf + len, sizeof(buf) - len, " [%s] %d#%d: ",
-                 am_log_level_name(level), (int)getpid(), am_log_slot);
+    n = snprintf(buf + len, sizeof(buf) - len,
+                 " [%s] %d#%d: ", am_log_level_name(level), (int)getpid(),
+                 am_log_slot);
     len += (size_t)n;
 
     n = vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);

@@ -32,6 +32,9 @@ const char *am_log_level_name(int level);
  * access log. Returns AM_OK or AM_ERROR with a line logged. */
 int am_log_open(const char *error_log, const char *access_log);
 
+/* The error log's fd (2 when it is stderr): for faulthandler. */
+int am_log_error_fd(void);
+
 /* The access log is on when an access log file is open. */
 int am_log_access_enabled(void);
 
@@ -39,7 +42,7 @@ void am_log(int level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void am_log_va(int level, int err, const char *fmt, va_list ap);
 
-/* Write one already formatted line (no newline) to the access log. */
+/* Write one already formatted line (with its newline) to the access log. */
 void am_log_access(const char *line, size_t len);
 
 /* "2025-06-01T12:00:03.123Z" into buf (at least 32 bytes). */

@@ -620,12 +620,14 @@ asgi_request_ended(am_asgi_request_t *r, int failed)
         return;
     }
     if (!r->started) {
-        if (!failed) {
+        if (!failed && !r->disconnected) {
             am_log(AM_LOG_ERROR, 0,
                    "*%llu the app returned without starting a response",
                    (unsigned long long)r->conn_id);
         }
-        asgi_send_500(r);
+        if (!r->disconnected) {
+            asgi_send_500(r);
+        }
     } else if (!r->finished && !failed) {
         am_log(AM_LOG_ERROR, 0,
                "*%llu the app returned without completing the response",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/stats.h"
 #include "worker/conn.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
@@ -110,6 +111,10 @@ conn_create(int fd, am_listen_t *l, struct sockaddr_storage *peer)
     }
     conn_list = c;
     am_conn_count++;
+    if (am_stats_self != NULL) {
+        am_stats_self->connections++;
+        am_stats_self->connections_total++;
+    }
     return c;
 }
 
@@ -312,6 +317,9 @@ conn_read(am_conn_t *c)
                 break;
             }
             c->rbuf.len += (size_t)n;
+            if (am_stats_self != NULL) {
+                am_stats_self->bytes_in += (uint64_t)n;
+            }
             continue;
         }
         n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len,
@@ -334,6 +342,9 @@ conn_read(am_conn_t *c)
             break;
         }
         c->rbuf.len += (size_t)n;
+        if (am_stats_self != NULL) {
+            am_stats_self->bytes_in += (uint64_t)n;
+        }
         if ((size_t)n < CONN_READ_CHUNK) {
             break;
         }
@@ -446,6 +457,9 @@ conn_flush(am_conn_t *c)
     }
 
     if (am_buf_size(&c->wbuf) > 0) {
+        if (am_stats_self != NULL) {
+            am_stats_self->bytes_out += before - am_buf_size(&c->wbuf);
+        }
         if (!c->write_blocked || am_buf_size(&c->wbuf) < before) {
             am_timer_add(&c->write_timer, am_conn_conf->timeout_write);
         }
@@ -456,6 +470,9 @@ conn_flush(am_conn_t *c)
         return;
     }
 
+    if (am_stats_self != NULL) {
+        am_stats_self->bytes_out += before - am_buf_size(&c->wbuf);
+    }
     am_buf_shrink(&c->wbuf);
     am_timer_del(&c->write_timer);
     if (c->write_blocked) {
@@ -555,6 +572,9 @@ am_conn_close(am_conn_t *c)
         c->next->prev = c->prev;
     }
     am_conn_count--;
+    if (am_stats_self != NULL) {
+        am_stats_self->connections--;
+    }
     am_worker_conn_closed();
 
     /* Freed after this turn: other events of the batch may point at it. */

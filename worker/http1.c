@@ -19,6 +19,7 @@
 
 #include "common/access.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "worker/asgi.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
@@ -518,6 +519,51 @@ http1_is_hop_header(const am_header_t *hd)
     return 0;
 }
 
+/* The metrics: listener (issue 5): the shared counters in Prometheus text
+ * format, answered here in C; no app is involved. */
+static void
+http1_metrics(http1_t *h, http_parser *p)
+{
+    am_conn_t *c = h->c;
+    const char *path = h->head.data, *want = conf->metrics_path;
+    size_t plen = h->url_len, need, n;
+    char head[256], *body;
+    int status = 200, len;
+
+    if (want == NULL) {
+        want = "/metrics";
+    }
+    if (memchr(path, '?', plen)) {
+        plen = (size_t)((const char *)memchr(path, '?', plen) - path);
+    }
+    if (plen != strlen(want) || memcmp(path, want, plen) != 0) {
+        status = 404;
+    } else if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
+        status = 405;
+    }
+    if (status != 200 || am_stats_shared == NULL) {
+        http1_error(h, status == 200 ? 503 : status);
+        return;
+    }
+    need = am_stats_render(am_stats_shared, NULL, 0, am_stats_rss);
+    body = am_alloc(need + 1);
+    n = am_stats_render(am_stats_shared, body, need + 1, am_stats_rss);
+    n = am_min(n, need);
+    len = snprintf(head, sizeof(head),
+                   "HTTP/1.1 200 OK\r\n"
+                   "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                   "Content-Length: %zu\r\n"
+                   "Connection: close\r\n"
+                   "Date: %s\r\n\r\n",
+                   n, am_http_date());
+    am_conn_write(c, head, (size_t)len);
+    if (p->method != HTTP_HEAD) {
+        am_conn_write(c, body, n);
+    }
+    free(body);
+    am_conn_close_after_flush(c);
+}
+
 static int
 http1_on_headers_complete(http_parser *p)
 {
@@ -606,6 +652,11 @@ http1_on_headers_complete(http_parser *p)
         p->content_length > conf->limit_body_size) {
         h->error_status = 413;
         goto refuse;
+    }
+
+    if (c->listen->metrics) {
+        http1_metrics(h, p);
+        goto refuse_ok;
     }
 
     memset(&head, 0, sizeof(head));
@@ -722,6 +773,12 @@ refuse:
         free(headers);
     }
     return -1;
+
+refuse_ok:
+    if (headers != stack_headers) {
+        free(headers);
+    }
+    return 0;
 }
 
 static int
@@ -963,10 +1020,18 @@ http1_access_log(http1_t *h, int status)
     const char *base = h->head.data;
     size_t n, i;
 
+    double rt =
+        h->start_msec ? (double)(am_now_msec() - h->start_msec) / 1000.0 : 0;
+
+    if (am_stats_self != NULL) {
+        am_stats_request(AM_STATS_H1, status, rt);
+        am_worker_request_done();
+    }
     if (!am_log_access_enabled()) {
         return;
     }
     memset(&e, 0, sizeof(e));
+    e.request_time = rt;
     e.remote_addr = h->c->client_host[0] ? h->c->client_host : "unix:";
     e.time = h->start_time ? h->start_time : time(NULL);
     e.method = h->head_done ? http_method_str(h->parser.method) : "-";
@@ -979,8 +1044,6 @@ http1_access_log(http1_t *h, int status)
     e.protocol = h->http10 ? "HTTP/1.0" : "HTTP/1.1";
     e.status = status;
     e.body_bytes_sent = (size_t)h->resp_sent;
-    e.request_time =
-        h->start_msec ? (double)(am_now_msec() - h->start_msec) / 1000.0 : 0;
     e.pid = (int)getpid();
     for (i = 0; i < h->nfields; i++) {
         http1_field_t *f = &h->fields[i];
@@ -1082,7 +1145,7 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     size_t i;
     int len;
 
-    if (h->c->closed) {
+    if (h->c->closed || h->c->closing) {
         return AM_ERROR;
     }
     if (status < 200 || status > 999) {
@@ -1212,7 +1275,7 @@ http1_resp_body(void *stream, const char *data, size_t len, int more)
     char line[32];
     int n;
 
-    if (c->closed) {
+    if (c->closed || (c->closing && !h->resp_started)) {
         return AM_ERROR;
     }
     if (!h->resp_head_sent) {

@@ -20,6 +20,7 @@
 
 #include "common/access.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
 #include "worker/worker.h"
@@ -141,6 +142,9 @@ h2_stream_create(http2_t *h2, int32_t id)
     s->start_time = time(NULL);
     s->start_msec = am_now_msec();
     h2->nstreams++;
+    if (am_stats_self != NULL) {
+        am_stats_self->streams++;
+    }
     am_timer_del(&h2->c->read_timer);
     return s;
 }
@@ -161,6 +165,9 @@ h2_stream_destroy(h2_stream_t *s)
     free(s->trailers);
     free(s);
     h2->nstreams--;
+    if (am_stats_self != NULL) {
+        am_stats_self->streams--;
+    }
     if (h2->nstreams == 0 && !h2->c->closed && !am_worker_stopping) {
         am_timer_add(&h2->c->read_timer, conf->timeout_h2_idle);
     }
@@ -185,10 +192,18 @@ h2_access_log(h2_stream_t *s, int status)
     const char *v;
     size_t n, i, len;
 
-    if (!am_log_access_enabled() || s->logged) {
+    if (s->logged) {
         return;
     }
     s->logged = 1;
+    if (am_stats_self != NULL) {
+        am_stats_request(AM_STATS_H2, status,
+                         (double)(am_now_msec() - s->start_msec) / 1000.0);
+        am_worker_request_done();
+    }
+    if (!am_log_access_enabled()) {
+        return;
+    }
     memset(&e, 0, sizeof(e));
     e.remote_addr = s->h2->c->client_host[0] ? s->h2->c->client_host : "unix:";
     e.time = s->start_time;

@@ -342,6 +342,20 @@ am_py_boot(am_conf_t *conf, char *err, size_t size)
     }
     am_py_cancelled_error = PyObject_GetAttrString(asyncio, "CancelledError");
     Py_DECREF(asyncio);
+    /* A worker the watchdog aborts dumps its Python stacks into the error
+     * log (issue 5). */
+    {
+        PyObject *fh = PyImport_ImportModule("faulthandler");
+        PyObject *ok = fh ? PyObject_CallMethod(fh, "enable", "(iO)",
+                                                am_log_error_fd(), Py_True)
+                          : NULL;
+
+        if (ok == NULL) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(ok);
+        Py_XDECREF(fh);
+    }
     py_runtime = py_load_runtime();
     if (py_runtime == NULL || am_py_cancelled_error == NULL) {
         py_boot_error("cannot load the asgimaster runtime", err, size);

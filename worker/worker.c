@@ -19,6 +19,7 @@
 
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "worker/conn.h"
 #include "worker/event.h"
 #include "worker/http1.h"
@@ -34,6 +35,9 @@ static am_event_t *worker_listeners;
 static am_event_t worker_signal_ev;
 static am_event_t worker_ipc_ev;
 static am_timer_t worker_graceful_timer;
+static am_timer_t worker_heartbeat_timer;
+static int worker_recycle_sent;
+static int worker_ipc_fd = -1;
 static int worker_listeners_paused;
 static int worker_loop_stopped;
 
@@ -177,6 +181,33 @@ worker_before_wait(void)
 {
     am_conn_flush_all();
     worker_check_stopped();
+    if (am_stats_self != NULL) {
+        am_stats_self->heartbeat_msec = am_event_now;
+    }
+}
+
+/* The loop turns at least once a second, so an idle worker still beats;
+ * one stuck in app code does not (the master's watchdog). */
+static void
+worker_on_heartbeat(am_timer_t *t)
+{
+    am_timer_add(t, 1000);
+}
+
+void
+am_worker_request_done(void)
+{
+    if (am_stats_self == NULL || conf->max_requests == 0 ||
+        worker_recycle_sent) {
+        return;
+    }
+    if (am_stats_self->requests_total >= conf->max_requests) {
+        /* The master starts a replacement and stops us once it is ready. */
+        worker_recycle_sent = 1;
+        am_log(AM_LOG_NOTICE, 0, "%llu requests served: asking to recycle",
+               (unsigned long long)am_stats_self->requests_total);
+        am_ipc_send(worker_ipc_fd, AM_IPC_RECYCLE, NULL);
+    }
 }
 
 static int
@@ -257,6 +288,8 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     }
     am_event_set_hooks(worker_before_wait);
     worker_graceful_timer.handler = worker_on_graceful_timeout;
+    worker_heartbeat_timer.handler = worker_on_heartbeat;
+    worker_ipc_fd = ipc_fd;
 
     if (am_py_boot(conf, err, sizeof(err)) != AM_OK) {
         am_log(AM_LOG_EMERG, 0, "cannot boot the app: %s", err);
@@ -276,6 +309,10 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     worker_ipc_ev.handler = worker_on_ipc;
     am_event_set(&worker_ipc_ev, EPOLLIN);
 
+    am_timer_add(&worker_heartbeat_timer, 1000);
+    if (am_stats_self != NULL) {
+        am_stats_self->heartbeat_msec = am_now_msec();
+    }
     if (am_ipc_send(ipc_fd, AM_IPC_READY, NULL) != AM_OK) {
         return AM_EXIT_BOOT;
     }

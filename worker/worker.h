@@ -26,6 +26,9 @@ extern int am_worker_stopping;
  * finish a graceful stop when the last one is gone. */
 void am_worker_conn_closed(void);
 
+/* A request finished: count it toward max_requests. */
+void am_worker_request_done(void);
+
 /* limits.connections reached: stop accepting until a connection closes. */
 void am_worker_listeners_pause(void);
 
