@@ -14,8 +14,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/forwarded.h"
 #include "common/log.h"
+#include "common/proxy.h"
 #include "common/stats.h"
+#include "worker/asgi.h"
 #include "worker/conn.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
@@ -43,6 +46,8 @@ static void conn_on_linger_timeout(am_timer_t *t);
 static void conn_on_handshake_timeout(am_timer_t *t);
 static void conn_on_read_post(am_post_t *p);
 static void conn_do_read(am_conn_t *c);
+static void conn_start(am_conn_t *c);
+static void conn_read_proxy(am_conn_t *c);
 
 void
 am_conn_init(am_conf_t *conf)
@@ -92,6 +97,11 @@ conn_create(int fd, am_listen_t *l, struct sockaddr_storage *peer)
     c->read_post.handler = conn_on_read_post;
     c->read_post.data = c;
 
+    memcpy(&c->peer, peer, sizeof(c->peer));
+    c->peer_trusted =
+        l->family == AF_UNIX || am_conn_conf->forwarded_all ||
+        am_cidr_match(am_conn_conf->forwarded_allow,
+                      am_conn_conf->nforwarded_allow, (struct sockaddr *)peer);
     if (l->family != AF_UNIX) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn_addr_string(peer, c->client_host, sizeof(c->client_host),
@@ -155,21 +165,159 @@ am_conn_on_accept(am_event_t *ev, uint32_t events)
                    c->client_host[0] ? c->client_host : "unix", c->client_port,
                    l->address);
         }
-        if (l->tls != NULL) {
-            c->tls = am_tls_conn_create(l, fd);
-            if (c->tls == NULL) {
-                am_conn_close(c);
-                continue;
-            }
-            c->handshaking = 1;
-            c->tls_want = EPOLLIN;
+        if (l->proxy_protocol) {
+            /* The PROXY header comes first, before TLS and HTTP. */
+            c->proxy_pending = 1;
+            c->proxy_buf = am_alloc(AM_PROXY_MAX);
             c->read_timer.handler = conn_on_handshake_timeout;
             c->read_timer.data = c;
-            am_timer_add(&c->read_timer, am_conn_conf->timeout_tls_handshake);
+            am_timer_add(&c->read_timer, am_conn_conf->timeout_header_read);
             conn_update_events(c);
             continue;
         }
-        am_http1_attach(c);
+        conn_start(c);
+    }
+}
+
+/* TLS handshake or protocol, once the peer is known. */
+static void
+conn_start(am_conn_t *c)
+{
+    am_listen_t *l = c->listen;
+
+    if (l->tls != NULL) {
+        c->tls = am_tls_conn_create(l, c->ev.fd);
+        if (c->tls == NULL) {
+            am_conn_close(c);
+            return;
+        }
+        c->handshaking = 1;
+        c->tls_want = EPOLLIN;
+        c->read_timer.handler = conn_on_handshake_timeout;
+        c->read_timer.data = c;
+        am_timer_add(&c->read_timer, am_conn_conf->timeout_tls_handshake);
+        conn_update_events(c);
+        return;
+    }
+    am_http1_attach(c);
+}
+
+/* PROXY protocol v1/v2 (HAProxy's proxy-protocol.txt). Bytes are peeked and
+ * only the header's own are taken off the socket, so what follows (a TLS
+ * ClientHello) stays there for OpenSSL. */
+static void
+conn_read_proxy(am_conn_t *c)
+{
+    am_proxy_result_t r;
+    char buf[AM_PROXY_MAX];
+    size_t consumed = 0, take;
+    ssize_t n;
+    int rc;
+
+    n = recv(c->ev.fd, buf, AM_PROXY_MAX - c->proxy_len, MSG_PEEK);
+    if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        am_conn_close(c);
+        return;
+    }
+    memcpy(c->proxy_buf + c->proxy_len, buf, (size_t)n);
+    rc = am_proxy_parse(c->proxy_buf, c->proxy_len + (size_t)n, &r, &consumed);
+    if (rc == AM_ERROR) {
+        am_log(AM_LOG_INFO, 0, "*%llu invalid PROXY protocol header: %s",
+               (unsigned long long)c->id, r.error ? r.error : "?");
+        am_conn_close(c);
+        return;
+    }
+    /* AGAIN: every byte so far belongs to the header. */
+    take = rc == AM_AGAIN ? (size_t)n : consumed - c->proxy_len;
+    do {
+        n = recv(c->ev.fd, buf, take, 0);
+    } while (n == -1 && errno == EINTR);
+    if (n != (ssize_t)take) {
+        am_conn_close(c);
+        return;
+    }
+    c->proxy_len += take;
+    if (rc == AM_AGAIN) {
+        if (c->proxy_len >= AM_PROXY_MAX) {
+            am_conn_close(c);
+        }
+        return;
+    }
+
+    c->proxy_pending = 0;
+    free(c->proxy_buf);
+    c->proxy_buf = NULL;
+    am_timer_del(&c->read_timer);
+    if (!r.local && (r.family == AF_INET || r.family == AF_INET6)) {
+        memcpy(&c->peer, &r.src, sizeof(c->peer));
+        conn_addr_string(&r.src, c->client_host, sizeof(c->client_host),
+                         &c->client_port);
+        conn_addr_string(&r.dst, c->server_host, sizeof(c->server_host),
+                         &c->server_port);
+    }
+    conn_start(c);
+}
+
+void
+am_conn_apply_forwarded(am_conn_t *c, am_asgi_head_t *head,
+                        am_forwarded_out_t *out)
+{
+    am_forwarded_in_t in;
+    am_buf_t joined[3] = { { 0 }, { 0 }, { 0 } };
+    static const char *const names[3] = { "forwarded", "x-forwarded-for",
+                                          "x-forwarded-proto" };
+    size_t i, k, len;
+    int found = 0;
+
+    if (!c->peer_trusted) {
+        return;
+    }
+    /* Several lines of one field are one list (RFC 9110 §5.3). */
+    for (i = 0; i < head->nheaders; i++) {
+        const am_header_t *h = &head->headers[i];
+
+        for (k = 0; k < 3; k++) {
+            len = strlen(names[k]);
+            if (h->name_len == len && memcmp(h->name, names[k], len) == 0) {
+                if (am_buf_size(&joined[k]) > 0) {
+                    am_buf_append(&joined[k], ", ", 2);
+                }
+                am_buf_append(&joined[k], h->value, h->value_len);
+                found = 1;
+            }
+        }
+    }
+    if (!found) {
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    in.forwarded = joined[0].data;
+    in.forwarded_len = am_buf_size(&joined[0]);
+    in.xff = joined[1].data;
+    in.xff_len = am_buf_size(&joined[1]);
+    in.xfp = joined[2].data;
+    in.xfp_len = am_buf_size(&joined[2]);
+    memset(out, 0, sizeof(*out));
+    if (am_forwarded_resolve(&in, am_conn_conf->forwarded_allow,
+                             am_conn_conf->nforwarded_allow,
+                             am_conn_conf->forwarded_all, out) == AM_OK) {
+        if (out->has_host) {
+            head->client_host = out->host;
+            head->client_port = out->port;
+        }
+        if (out->has_scheme) {
+            /* An http scope's scheme: ws/wss name the same transports. */
+            head->scheme = (strcmp(out->scheme, "https") == 0 ||
+                            strcmp(out->scheme, "wss") == 0)
+                               ? "https"
+                               : "http";
+        }
+    }
+    for (k = 0; k < 3; k++) {
+        am_buf_free(&joined[k]);
     }
 }
 
@@ -178,8 +326,8 @@ conn_on_handshake_timeout(am_timer_t *t)
 {
     am_conn_t *c = t->data;
 
-    am_log(AM_LOG_INFO, 0, "*%llu TLS handshake timed out",
-           (unsigned long long)c->id);
+    am_log(AM_LOG_INFO, 0, "*%llu %s timed out", (unsigned long long)c->id,
+           c->proxy_pending ? "PROXY protocol header" : "TLS handshake");
     am_conn_close(c);
 }
 
@@ -236,6 +384,12 @@ conn_update_events(am_conn_t *c)
     uint32_t mask = 0;
 
     if (c->closed) {
+        return;
+    }
+    if (c->proxy_pending) {
+        if (am_event_set(&c->ev, EPOLLIN | EPOLLRDHUP) != AM_OK) {
+            am_conn_close(c);
+        }
         return;
     }
     if (c->handshaking) {
@@ -373,6 +527,10 @@ conn_on_event(am_event_t *ev, uint32_t events)
     am_conn_t *c = ev->data;
 
     if (c->closed) {
+        return;
+    }
+    if (c->proxy_pending) {
+        conn_read_proxy(c);
         return;
     }
     if (c->handshaking) {
@@ -626,6 +784,7 @@ am_conn_flush_all(void)
         if (c->tls != NULL) {
             am_tls_conn_destroy(c->tls);
         }
+        free(c->proxy_buf);
         free(c);
     }
 }

@@ -52,19 +52,25 @@ struct am_conn_s {
     uint32_t tls_want;         /* readiness the handshake waits for */
     am_post_t read_post;       /* TLS: decrypted bytes may be pending */
 
+    struct sockaddr_storage peer; /* the direct peer (or the PROXY source) */
+    char *proxy_buf; /* PROXY header bytes read so far (proxy listeners) */
+    size_t proxy_len;
+
     char client_host[INET6_ADDRSTRLEN];
     int client_port;
     char server_host[INET6_ADDRSTRLEN];
     int server_port;
 
-    unsigned reading : 1;     /* EPOLLIN wanted by the protocol */
-    unsigned closing : 1;     /* close once wbuf is flushed */
-    unsigned lingering : 1;   /* write side shut, draining input */
+    unsigned reading : 1;   /* EPOLLIN wanted by the protocol */
+    unsigned closing : 1;   /* close once wbuf is flushed */
+    unsigned lingering : 1; /* write side shut, draining input */
     unsigned closed : 1;
-    unsigned dirty : 1;       /* on the flush list */
+    unsigned dirty : 1; /* on the flush list */
     unsigned write_blocked : 1;
-    unsigned handshaking : 1;     /* TLS handshake in progress */
+    unsigned handshaking : 1;      /* TLS handshake in progress */
     unsigned read_wants_write : 1; /* TLS read needs EPOLLOUT first */
+    unsigned proxy_pending : 1;    /* waiting for the PROXY header */
+    unsigned peer_trusted : 1;     /* forwarded_allow_ips matched the peer */
 
     am_conn_t *next_dirty;
     am_conn_t *prev, *next; /* all live connections */
@@ -92,6 +98,14 @@ void am_conn_set_reading(am_conn_t *c, int on);
 void am_conn_close_after_flush(am_conn_t *c);
 /* Stop I/O now; the memory goes after this loop turn. */
 void am_conn_close(am_conn_t *c);
+
+/* Trusted proxies (forwarded_allow_ips): replace head's client and scheme
+ * from Forwarded / X-Forwarded-For / X-Forwarded-Proto when the direct peer
+ * is trusted. out must live until the head is used. */
+struct am_asgi_head_s;
+struct am_forwarded_out_s;
+void am_conn_apply_forwarded(am_conn_t *c, struct am_asgi_head_s *head,
+                             struct am_forwarded_out_s *out);
 
 /* Graceful stop: stop accepting is done by the worker; tell every
  * connection to finish up. */

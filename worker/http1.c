@@ -18,6 +18,7 @@
 #include <http_parser.h>
 
 #include "common/access.h"
+#include "common/forwarded.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "worker/asgi.h"
@@ -577,6 +578,7 @@ http1_on_headers_complete(http_parser *p)
     int te_trailers = 0, h2c = 0, h2c_conn = 0, nsettings = 0;
     const char *settings = NULL;
     size_t settings_len = 0;
+    am_forwarded_out_t fwd;
 
     h->head_done = 1;
 
@@ -712,6 +714,7 @@ http1_on_headers_complete(http_parser *p)
         head.server_host = c->server_host;
         head.server_port = c->server_port;
     }
+    am_conn_apply_forwarded(c, &head, &fwd);
     head.has_body = (p->flags & F_CHUNKED) ||
                     ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
     head.trailers_allowed = te_trailers && !h->http10;

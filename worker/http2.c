@@ -19,6 +19,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/access.h"
+#include "common/forwarded.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "worker/http1.h"
@@ -351,6 +352,7 @@ h2_start_request(http2_t *h2, h2_stream_t *s)
     size_t path_len, len, i, n = 0, ncookie = 0;
     int has_host = 0;
     am_buf_t cookie = { 0 };
+    am_forwarded_out_t fwd;
 
     memset(&head, 0, sizeof(head));
     head.method = h2_field(s, s->method, &head.method_len);
@@ -432,6 +434,7 @@ h2_start_request(http2_t *h2, h2_stream_t *s)
     head.has_body = !s->body_done;
     head.trailers_allowed = 1; /* RFC 9113 §8.1: always possible */
     head.tls = c->tls;
+    am_conn_apply_forwarded(c, &head, &fwd);
     s->is_head = head.method_len == 4 && memcmp(head.method, "HEAD", 4) == 0;
 
     s->req = am_asgi_request_create(&head, &h2_ops, s, c->id, (uint32_t)s->id);
