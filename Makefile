@@ -28,7 +28,7 @@ COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all run test unit-test asan asan-test install clean deps bench \
+.PHONY: all run test unit-test asan asan-test install clean deps bench fuzz \
         format format-check lint check-deps
 
 all: $(BIN)
@@ -61,6 +61,20 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
+
+# libFuzzer targets for the parsers that see hostile bytes first.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
+$(BUILD)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c common/proxy.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+$(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
+FUZZ_TIME ?= 30
+fuzz: $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded
+	@for f in $^; do mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
+	    $$f -max_total_time=$(FUZZ_TIME) $(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; done
 
 deps:
 	@scripts/install-deps.sh $(DEPS_FLAGS)
