@@ -502,6 +502,25 @@ http1_base64url(const char *in, size_t len, uint8_t *out, size_t size)
     return (ssize_t)n;
 }
 
+/* RFC 9113 §6.5.2: values a SETTINGS frame may not carry. */
+static int
+http1_h2_settings_valid(const uint8_t *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 6 <= len; i += 6) {
+        uint16_t id = (uint16_t)(p[i] << 8 | p[i + 1]);
+        uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
+                     (uint32_t)p[i + 4] << 8 | p[i + 5];
+
+        if ((id == 0x2 && v > 1) || (id == 0x4 && v > 0x7fffffffu) ||
+            (id == 0x5 && (v < 16384 || v > 16777215))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int
 http1_is_hop_header(const am_header_t *hd)
 {
@@ -733,7 +752,8 @@ http1_on_headers_complete(http_parser *p)
         ssize_t plen =
             http1_base64url(settings, settings_len, payload, sizeof(payload));
 
-        if (plen >= 0 && plen % 6 == 0) {
+        if (plen >= 0 && plen % 6 == 0 &&
+            http1_h2_settings_valid(payload, (size_t)plen)) {
             size_t k = 0;
 
             /* The h2 request carries no connection-specific fields. */

@@ -38,9 +38,12 @@ typedef struct h2_field_s {
 
 typedef struct http2_s http2_t;
 
-typedef struct h2_stream_s {
+typedef struct h2_stream_s h2_stream_t;
+
+struct h2_stream_s {
     int32_t id;
     http2_t *h2;
+    h2_stream_t *prev, *next; /* the connection's live streams */
     am_asgi_request_t *req;
 
     /* request head */
@@ -73,11 +76,12 @@ typedef struct h2_stream_s {
     unsigned app_done : 1;
     unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
     unsigned logged : 1;
-} h2_stream_t;
+};
 
 struct http2_s {
     am_conn_t *c;
     nghttp2_session *session;
+    h2_stream_t *streams;
     size_t nstreams;
     unsigned goaway_final : 1;
     unsigned closing : 1;
@@ -142,6 +146,11 @@ h2_stream_create(http2_t *h2, int32_t id)
     s->method = s->path = s->scheme = s->authority = -1;
     s->start_time = time(NULL);
     s->start_msec = am_now_msec();
+    s->next = h2->streams;
+    if (h2->streams) {
+        h2->streams->prev = s;
+    }
+    h2->streams = s;
     h2->nstreams++;
     if (am_stats_self != NULL) {
         am_stats_self->streams++;
@@ -158,6 +167,14 @@ h2_stream_destroy(h2_stream_t *s)
     if (s->req) {
         am_asgi_request_release(s->req);
         s->req = NULL;
+    }
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else {
+        h2->streams = s->next;
+    }
+    if (s->next) {
+        s->next->prev = s->prev;
     }
     am_buf_free(&s->head);
     am_buf_free(&s->out);
@@ -1102,7 +1119,11 @@ http2_on_close(am_conn_t *c)
     http2_t *h2 = c->proto_data;
 
     am_timer_del(&h2->goaway_timer);
-    /* Closes every stream: their requests see http.disconnect. */
+    /* nghttp2_session_del() runs no stream-close callbacks: end every
+     * stream here, so its request sees http.disconnect. */
+    while (h2->streams != NULL) {
+        h2_stream_destroy(h2->streams);
+    }
     nghttp2_session_del(h2->session);
     free(h2);
     c->proto_data = NULL;
