@@ -39,8 +39,8 @@ typedef struct stats_render_s {
 
 static void stats_printf(stats_render_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void stats_header(stats_render_t *r, const char *name,
-                         const char *type, const char *help);
+static void stats_header(stats_render_t *r, const char *name, const char *type,
+                         const char *help);
 
 static const char *stats_protos[AM_STATS_PROTOS] = { "h1", "h2" };
 

@@ -39,6 +39,9 @@ int
 am_listen_open_all(am_conf_t *conf)
 {
     for (size_t i = 0; i < conf->nlisten; i++) {
+        if (conf->listen[i].fd != -1) {
+            continue; /* inherited (master/upgrade.c) */
+        }
         if (am_listen_open(&conf->listen[i]) != AM_OK) {
             am_listen_close_all(conf);
             return AM_ERROR;
@@ -158,6 +161,72 @@ am_listen_names(const am_conf_t *conf, char *buf, size_t size)
         len += (size_t)n;
     }
     return buf;
+}
+
+int
+am_listen_same(const am_listen_t *a, const am_listen_t *b)
+{
+    const struct sockaddr_in *a4, *b4;
+    const struct sockaddr_in6 *a6, *b6;
+
+    if (a->family != b->family) {
+        return 0;
+    }
+    switch (a->family) {
+    case AF_UNIX:
+        return a->path != NULL && b->path != NULL &&
+               strcmp(a->path, b->path) == 0;
+    case AF_INET:
+        a4 = (const struct sockaddr_in *)&a->addr;
+        b4 = (const struct sockaddr_in *)&b->addr;
+        return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
+               a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+    case AF_INET6:
+        a6 = (const struct sockaddr_in6 *)&a->addr;
+        b6 = (const struct sockaddr_in6 *)&b->addr;
+        return a6->sin6_port != 0 && a6->sin6_port == b6->sin6_port &&
+               a6->sin6_scope_id == b6->sin6_scope_id &&
+               memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
+    }
+    return 0;
+}
+
+int
+am_listen_matches_fd(const am_listen_t *l, int fd)
+{
+    am_listen_t bound;
+    socklen_t len = sizeof(bound.addr);
+    int type = 0, listening = 0;
+    socklen_t olen = sizeof(type);
+
+    memset(&bound, 0, sizeof(bound));
+    if (getsockname(fd, (struct sockaddr *)&bound.addr, &len) == -1) {
+        return 0;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) == -1 ||
+        type != SOCK_STREAM) {
+        return 0;
+    }
+    olen = sizeof(listening);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) == -1 ||
+        !listening) {
+        return 0;
+    }
+    bound.family = bound.addr.ss_family;
+    bound.addrlen = len;
+    if (bound.family == AF_UNIX) {
+        bound.path = ((struct sockaddr_un *)&bound.addr)->sun_path;
+    }
+    return am_listen_same(l, &bound);
+}
+
+void
+am_listen_adopt_file(const am_listen_t *l)
+{
+    if (l->family == AF_UNIX && l->path != NULL &&
+        listen_file_find(l->path) == -1) {
+        listen_file_add(l->path);
+    }
 }
 
 /* A path that exists is removed only if it is a socket with no listener;

@@ -24,6 +24,16 @@ void am_listen_close(am_listen_t *l);
 
 void am_listen_close_all(am_conf_t *conf);
 
+/* Same address: family, address and port (not port 0), or UNIX path. */
+int am_listen_same(const am_listen_t *a, const am_listen_t *b);
+
+/* Does the bound socket fd listen on l's address? (getsockname()) */
+int am_listen_matches_fd(const am_listen_t *l, int fd);
+
+/* A UNIX socket file that came with an inherited fd (binary upgrade):
+ * this process removes it at exit as if it had created it. */
+void am_listen_adopt_file(const am_listen_t *l);
+
 /* "127.0.0.1:8000, unix:/run/app.sock" into buf, for the start line. */
 const char *am_listen_names(const am_conf_t *conf, char *buf, size_t size);
 

@@ -10,9 +10,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/conf.h"
@@ -51,7 +53,11 @@ typedef struct main_opts_s {
     int factory;
     int lifespan;
     const char *root_path;
+    const char *signal; /* -s: reload, stop, quit, reopen */
 } main_opts_t;
+
+/* The command line, kept for SIGHUP: a reload applies the same flags. */
+static main_opts_t main_opts;
 
 static void main_parse(int argc, char **argv, main_opts_t *o);
 static void main_usage_error(const char *fmt, ...)
@@ -59,12 +65,15 @@ static void main_usage_error(const char *fmt, ...)
 static void main_help(void);
 static void main_apply(am_conf_t *conf, const main_opts_t *o);
 static void main_set(char **field, const char *value);
+static am_conf_t *main_load(char *err, size_t size);
+static int main_signal(const main_opts_t *o);
 
-static const char main_short[] = ":c:tb:w:vh"; /* ":": missing argument */
+static const char main_short[] = ":c:ts:b:w:vh"; /* ":": missing argument */
 
 static const struct option main_long[] = {
     { "config", required_argument, NULL, 'c' },
     { "test", no_argument, NULL, 't' },
+    { "signal", required_argument, NULL, 's' },
     { "bind", required_argument, NULL, 'b' },
     { "workers", required_argument, NULL, 'w' },
     { "chdir", required_argument, NULL, MAIN_OPT_CHDIR },
@@ -85,24 +94,18 @@ main(int argc, char **argv)
     main_opts_t o;
     am_conf_t *conf;
     char err[MAIN_ERR_SIZE];
+    pid_t parent;
     int rc;
 
     main_parse(argc, argv, &o);
+    main_opts = o;
 
-    conf = am_conf_create();
-    if (o.file != NULL &&
-        am_conf_load(conf, o.file, err, sizeof(err)) != AM_OK) {
-        fprintf(stderr, "%s\n", err);
-        return AM_EXIT_CONFIG;
+    if (o.signal != NULL) {
+        return main_signal(&o);
     }
 
-    main_apply(conf, &o);
-
-    if (am_conf_finish(conf, err, sizeof(err)) != AM_OK) {
-        fprintf(stderr, "%s\n", err);
-        return AM_EXIT_CONFIG;
-    }
-    if (am_tls_check(conf, err, sizeof(err)) != AM_OK) {
+    conf = main_load(err, sizeof(err));
+    if (conf == NULL) {
         fprintf(stderr, "%s\n", err);
         return AM_EXIT_CONFIG;
     }
@@ -124,14 +127,111 @@ main(int argc, char **argv)
         return AM_EXIT_OK;
     }
 
+    if (conf->umask != -1) {
+        umask((mode_t)conf->umask);
+    }
+    am_upgrade_inherit(conf, &parent, argv);
     if (am_listen_open_all(conf) != AM_OK) {
         return AM_EXIT_CONFIG;
     }
+    if (conf->pidfile != NULL && am_pidfile_write(conf->pidfile) != AM_OK) {
+        am_listen_close_all(conf);
+        return AM_EXIT_CONFIG;
+    }
 
-    rc = am_master_run(conf);
-    am_conf_destroy(conf);
+    /* The master owns conf from here (generations replace it). */
+    rc = am_master_run(conf, main_load, argv, parent);
     free(o.binds);
     return rc;
+}
+
+/* The one path into a configuration, for start-up and SIGHUP: defaults,
+ * the file, the flags, am_conf_finish(), the TLS files. */
+static am_conf_t *
+main_load(char *err, size_t size)
+{
+    const main_opts_t *o = &main_opts;
+    am_conf_t *conf = am_conf_create();
+
+    if (o->file != NULL && am_conf_load(conf, o->file, err, size) != AM_OK) {
+        goto failed;
+    }
+    main_apply(conf, o);
+    if (am_conf_finish(conf, err, size) != AM_OK ||
+        am_tls_check(conf, err, size) != AM_OK) {
+        goto failed;
+    }
+    return conf;
+
+failed:
+    am_conf_destroy(conf);
+    return NULL;
+}
+
+/* -s reload|stop|quit|reopen: signal the master named by the pidfile of
+ * the config, as nginx -s does. */
+static int
+main_signal(const main_opts_t *o)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } actions[] = {
+        { "reload", SIGHUP },
+        { "stop", SIGTERM },
+        { "quit", SIGQUIT },
+        { "reopen", SIGUSR1 },
+    };
+
+    char err[MAIN_ERR_SIZE];
+    am_conf_t *conf;
+    int sig = 0;
+    pid_t pid;
+
+    for (size_t i = 0; i < am_nitems(actions); i++) {
+        if (strcmp(o->signal, actions[i].name) == 0) {
+            sig = actions[i].sig;
+        }
+    }
+    if (sig == 0) {
+        main_usage_error("-s: expected reload, stop, quit or reopen, got "
+                         "\"%s\"",
+                         o->signal);
+    }
+    if (o->file == NULL) {
+        main_usage_error("-s %s needs the config file (-c FILE) that names "
+                         "the pidfile",
+                         o->signal);
+    }
+    conf = am_conf_create();
+    if (am_conf_load(conf, o->file, err, sizeof(err)) != AM_OK) {
+        fprintf(stderr, "%s\n", err);
+        am_conf_destroy(conf);
+        return AM_EXIT_CONFIG;
+    }
+    if (conf->pidfile == NULL) {
+        fprintf(stderr,
+                "asgimaster: %s sets no \"pidfile\": cannot find the "
+                "master\n",
+                o->file);
+        am_conf_destroy(conf);
+        return AM_EXIT_CONFIG;
+    }
+    pid = am_pidfile_read(conf->pidfile, err, sizeof(err));
+    if (pid == -1) {
+        fprintf(stderr, "asgimaster: %s\n", err);
+        am_conf_destroy(conf);
+        return AM_EXIT_CONFIG;
+    }
+    if (kill(pid, sig) == -1) {
+        fprintf(stderr, "asgimaster: kill(%d, %s) failed: %s%s\n", (int)pid,
+                strsignal(sig), strerror(errno),
+                errno == ESRCH ? " (is the master running?)" : "");
+        am_conf_destroy(conf);
+        return AM_EXIT_CONFIG;
+    }
+    am_conf_destroy(conf);
+    return AM_EXIT_OK;
 }
 
 static void
@@ -158,6 +258,9 @@ main_parse(int argc, char **argv, main_opts_t *o)
             break;
         case 't':
             o->test = 1;
+            break;
+        case 's':
+            o->signal = optarg;
             break;
         case 'b':
             o->binds[o->nbinds++] = optarg;
@@ -251,7 +354,7 @@ main_parse(int argc, char **argv, main_opts_t *o)
                              o->app);
         }
     }
-    if (o->file == NULL && o->app == NULL) {
+    if (o->file == NULL && o->app == NULL && o->signal == NULL) {
         main_usage_error("give a config file (-c FILE) or an app "
                          "(MODULE:ATTR)");
     }
@@ -287,12 +390,15 @@ main_help(void)
         "Usage: asgimaster -c FILE [flags] [MODULE:ATTR]\n"
         "       asgimaster [flags] MODULE:ATTR\n"
         "       asgimaster -t -c FILE\n"
+        "       asgimaster -s reload|stop|quit|reopen -c FILE\n"
         "\n"
         "An ASGI application server: a master process binds the listeners\n"
         "and supervises prefork workers that run the app.\n"
         "\n"
         "  -c, --config FILE      read the YAML config file FILE\n"
         "  -t, --test             check the configuration and exit\n"
+        "  -s, --signal SIGNAL    send reload, stop, quit or reopen to the\n"
+        "                         master named by the config's pidfile\n"
         "  -b, --bind ADDR        listen on ADDR: host:port, [v6]:port, :port\n"
         "                         or unix:/path (repeatable; replaces listen)\n"
         "  -w, --workers N        number of workers (0 or auto: one per CPU)\n"
@@ -312,8 +418,9 @@ main_help(void)
         "same keys of the file. Without -c, the app is served with the\n"
         "defaults on 127.0.0.1:8000, imported from the current directory.\n"
         "\n"
-        "Signals to the master: TERM/INT graceful stop, QUIT immediate stop,\n"
-        "USR1 reopen logs, TTIN/TTOU one worker more/less.\n"
+        "Signals to the master: HUP reload, TERM/INT graceful stop, QUIT\n"
+        "immediate stop, USR1 reopen logs, USR2 binary upgrade, TTIN/TTOU one\n"
+        "worker more/less.\n"
         "Exit status: 0 stopped, 1 bad config, bind or boot failure, 2 bad "
         "usage.\n"
         "See asgimaster(8) and asgimaster.yaml(5).\n");

@@ -1,10 +1,10 @@
 /* master/master.c: the supervisor loop.
  *
  * One epoll set holds a signalfd and each worker's IPC channel; deadlines
- * (respawn backoff, boot and stop timeouts) become the epoll_wait() timeout.
- * Every signal the master acts on is blocked and read from the signalfd, so
- * no code runs in a signal handler and a signal never interrupts a half-done
- * update of the process table.
+ * (respawn backoff, boot and stop timeouts, the watchdog tick) become the
+ * epoll_wait() timeout. Every signal the master acts on is blocked and read
+ * from the signalfd, so no code runs in a signal handler and a signal never
+ * interrupts a half-done update of the process table.
  *
  * Signals (asgimaster(8), SIGNALS):
  *   SIGTERM, SIGINT  graceful stop: workers get SIGTERM and
@@ -13,20 +13,28 @@
  *                    SIGTERM keeps waiting.
  *   SIGQUIT          immediate stop: SIGQUIT, SIGKILL after 1s.
  *   SIGCHLD          reap, log, respawn or give up (master/process.c).
+ *   SIGHUP           reload: a new generation, then the old one drains
+ *                    (master/reload.c).
  *   SIGUSR1          reopen the log files, and tell the workers to.
+ *   SIGUSR2          binary upgrade (master/upgrade.c).
  *   SIGTTIN/SIGTTOU  one worker more/less.
- *   SIGHUP, SIGUSR2  reload and binary upgrade: not implemented yet, logged.
  */
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/core.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "master/listen.h"
 #include "master/master.h"
 
@@ -39,6 +47,7 @@ static int master_init(am_master_t *m, am_conf_t *conf);
 static void master_on_signals(am_master_t *m);
 static void master_on_signal(am_master_t *m, int sig);
 static void master_stop(am_master_t *m, int sig);
+static int master_resolve_user(am_master_t *m, am_conf_t *conf);
 
 static const int master_signals[] = {
     SIGCHLD, SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
@@ -46,7 +55,8 @@ static const int master_signals[] = {
 };
 
 int
-am_master_run(am_conf_t *conf)
+am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
+              pid_t parent)
 {
     static am_master_t master;
     am_master_t *m = &master;
@@ -56,15 +66,20 @@ am_master_run(am_conf_t *conf)
 
     if (master_init(m, conf) != AM_OK) {
         am_listen_close_all(conf);
+        am_conf_destroy(conf);
         return AM_EXIT_CONFIG;
     }
+    m->load = load;
+    m->argv = argv;
+    m->parent_pid = parent;
 
     am_log(AM_LOG_NOTICE, 0,
            "asgimaster " AM_VERSION " started, %d workers, listening on %s",
-           m->nslots, am_listen_names(conf, names, sizeof(names)));
+           m->generation->nslots, am_listen_names(conf, names, sizeof(names)));
+    am_notify("STATUS=starting %d workers", m->generation->nslots);
 
-    for (int slot = 1; slot <= m->nslots; slot++) {
-        am_process_spawn(m, slot);
+    for (int slot = 1; slot <= m->generation->nslots; slot++) {
+        am_process_spawn(m, m->generation, slot);
     }
 
     for (;;) {
@@ -98,7 +113,34 @@ am_master_run(am_conf_t *conf)
         }
     }
 
-    am_listen_close_all(conf);
+    /* Every generation is gone by now but the serving one (and a booting
+     * one that never served). After a binary upgrade the new master owns
+     * the sockets: close our fds, leave the files. */
+    while (m->generations != NULL) {
+        am_generation_t *g = m->generations;
+
+        if (m->upgraded) {
+            for (size_t i = 0; i < g->conf->nlisten; i++) {
+                am_listen_t *l = &g->conf->listen[i];
+
+                if (l->fd != -1) {
+                    close(l->fd);
+                    l->fd = -1;
+                }
+            }
+        }
+        g->state = AM_GENERATION_RETIRING;
+        am_master_generation_destroy(m, g);
+    }
+    if (m->pidfile != NULL) {
+        am_pidfile_remove(m->pidfile);
+        if (m->upgraded) {
+            char old[4096];
+
+            snprintf(old, sizeof(old), "%s.oldbin", m->pidfile);
+            am_pidfile_remove(old);
+        }
+    }
     am_log(AM_LOG_NOTICE, 0, "exiting");
     return m->exit_code;
 }
@@ -116,6 +158,8 @@ master_init(am_master_t *m, am_conf_t *conf)
     m->sigfd = -1;
     m->state = AM_MASTER_RUNNING;
     m->exit_code = AM_EXIT_OK;
+    m->watchdog_at = am_now_msec() + AM_MASTER_WATCHDOG_TICK;
+    srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 16));
 
     /* Writes to a closed stderr pipe must not kill the master. */
     memset(&sa, 0, sizeof(sa));
@@ -150,18 +194,185 @@ master_init(am_master_t *m, am_conf_t *conf)
         return AM_ERROR;
     }
 
-    m->generation = am_calloc(1, sizeof(am_generation_t));
-    m->generation->id = 1;
-    m->generation->conf = conf;
+    m->stats = am_stats_create();
+    if (m->stats == NULL) {
+        return AM_ERROR;
+    }
+    am_stats_shared = m->stats;
 
     AM_ASSERT(conf->workers > 0);
-    m->nslots = conf->workers;
-    m->slots_size = conf->workers;
-    m->slots = am_calloc((size_t)m->slots_size, sizeof(am_slot_t));
-    for (int i = 0; i < m->nslots; i++) {
-        m->slots[i].respawn_at = -1;
+    m->generation = am_master_generation_create(m, conf, AM_GENERATION_SERVING);
+    m->stats->generation = m->generation->id;
+    if (conf->pidfile != NULL) {
+        m->pidfile = am_strdup(conf->pidfile);
+    }
+    return master_resolve_user(m, conf);
+}
+
+/* user and group, by name or number, resolved once: a worker cannot read
+ * /etc/passwd after it dropped privileges, and a typo must stop the start,
+ * not every worker. */
+static int
+master_resolve_user(am_master_t *m, am_conf_t *conf)
+{
+    struct passwd *pw = NULL;
+    struct group *gr;
+    char *end;
+    long n;
+
+    if (conf->user != NULL && conf->user[0] != '\0') {
+        pw = getpwnam(conf->user);
+        if (pw == NULL) {
+            n = strtol(conf->user, &end, 10);
+            if (*end == '\0' && end != conf->user && n >= 0) {
+                pw = getpwuid((uid_t)n);
+                if (pw == NULL) {
+                    m->uid = (uid_t)n;
+                    m->gid = getgid();
+                }
+            } else {
+                am_log(AM_LOG_EMERG, 0, "user \"%s\": no such user",
+                       conf->user);
+                return AM_ERROR;
+            }
+        }
+        if (pw != NULL) {
+            m->uid = pw->pw_uid;
+            m->gid = pw->pw_gid;
+        }
+        m->drop = 1;
+        m->user = am_strdup(conf->user);
+    }
+    if (conf->group != NULL && conf->group[0] != '\0') {
+        gr = getgrnam(conf->group);
+        if (gr != NULL) {
+            m->gid = gr->gr_gid;
+        } else {
+            n = strtol(conf->group, &end, 10);
+            if (*end != '\0' || end == conf->group || n < 0) {
+                am_log(AM_LOG_EMERG, 0, "group \"%s\": no such group",
+                       conf->group);
+                return AM_ERROR;
+            }
+            m->gid = (gid_t)n;
+        }
+        if (!m->drop) {
+            m->drop = 1;
+            m->uid = getuid();
+            m->user = am_strdup("(unchanged)");
+        }
     }
     return AM_OK;
+}
+
+am_generation_t *
+am_master_generation_create(am_master_t *m, am_conf_t *conf, int state)
+{
+    am_generation_t *g = am_calloc(1, sizeof(am_generation_t));
+
+    g->id = ++m->next_generation;
+    g->state = state;
+    g->conf = conf;
+    g->nslots = conf->workers;
+    g->slots_size = conf->workers;
+    g->slots = am_calloc((size_t)g->slots_size, sizeof(am_slot_t));
+    for (int i = 0; i < g->nslots; i++) {
+        g->slots[i].respawn_at = -1;
+    }
+    g->next = m->generations;
+    m->generations = g;
+    return g;
+}
+
+/* A listener fd another live generation still uses must stay open, and
+ * a UNIX socket file another one listens on must stay. */
+static int
+master_listener_shared(am_master_t *m, am_generation_t *g, am_listen_t *l)
+{
+    for (am_generation_t *o = m->generations; o != NULL; o = o->next) {
+        if (o == g) {
+            continue;
+        }
+        for (size_t i = 0; i < o->conf->nlisten; i++) {
+            if (o->conf->listen[i].fd != -1 && o->conf->listen[i].fd == l->fd) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+void
+am_master_generation_destroy(am_master_t *m, am_generation_t *g)
+{
+    AM_ASSERT(g->nprocesses == 0);
+
+    for (am_generation_t **gp = &m->generations; *gp != NULL;
+         gp = &(*gp)->next) {
+        if (*gp == g) {
+            *gp = g->next;
+            break;
+        }
+    }
+    for (size_t i = 0; i < g->conf->nlisten; i++) {
+        am_listen_t *l = &g->conf->listen[i];
+
+        if (l->fd == -1 || !master_listener_shared(m, g, l)) {
+            am_listen_close(l);
+        }
+    }
+    if (m->booting == g) {
+        m->booting = NULL;
+    }
+    if (m->generation == g) {
+        m->generation = NULL;
+    }
+    am_conf_destroy(g->conf);
+    free(g->slots);
+    free(g);
+}
+
+void
+am_master_generation_stop(am_master_t *m, am_generation_t *g, int sig,
+                          am_msec_t timeout)
+{
+    g->state = AM_GENERATION_RETIRING;
+    for (int i = 0; i < g->nslots; i++) {
+        g->slots[i].respawn_at = -1;
+    }
+    for (am_process_t *p = m->processes; p != NULL; p = p->next) {
+        if (p->generation == g) {
+            am_process_stop(m, p, sig, timeout);
+        }
+    }
+    if (g->nprocesses == 0) {
+        am_master_generation_destroy(m, g);
+    }
+}
+
+void
+am_master_on_all_ready(am_master_t *m)
+{
+    static int first = 1;
+
+    am_notify("READY=1\nSTATUS=generation %u serving, %d workers",
+              m->generation->id, m->generation->nslots);
+    if (!first) {
+        return;
+    }
+    first = 0;
+    if (m->parent_pid > 0) {
+        /* A binary upgrade: our workers serve, the old master may drain
+         * its own and exit (it leaves the sockets to us). */
+        am_log(AM_LOG_NOTICE, 0,
+               "binary upgrade: workers ready, stopping the old master %d",
+               (int)m->parent_pid);
+        if (kill(m->parent_pid, SIGTERM) == -1 && errno != ESRCH) {
+            am_log(AM_LOG_ALERT, errno, "kill(%d, SIGTERM) failed",
+                   (int)m->parent_pid);
+        }
+        m->parent_pid = 0;
+    }
 }
 
 static void
@@ -230,14 +441,25 @@ master_on_signal(am_master_t *m, int sig)
         break;
 
     case SIGHUP:
-        am_log(AM_LOG_WARN, 0,
-               "SIGHUP received: reload is not implemented yet, ignored");
+        if (m->state != AM_MASTER_RUNNING) {
+            am_log(AM_LOG_NOTICE, 0, "SIGHUP ignored while stopping");
+            break;
+        }
+        if (m->booting != NULL) {
+            am_log(AM_LOG_NOTICE, 0,
+                   "reload in progress, reloading again once it is done");
+            m->reload_pending = 1;
+            break;
+        }
+        am_reload_start(m);
         break;
 
     case SIGUSR2:
-        am_log(AM_LOG_WARN, 0,
-               "SIGUSR2 received: binary upgrade is not implemented yet, "
-               "ignored");
+        if (m->state != AM_MASTER_RUNNING) {
+            am_log(AM_LOG_NOTICE, 0, "SIGUSR2 ignored while stopping");
+            break;
+        }
+        am_upgrade_start(m);
         break;
 
     default:
@@ -260,8 +482,16 @@ master_stop(am_master_t *m, int sig)
         m->state = AM_MASTER_IMMEDIATE;
         timeout = AM_MASTER_QUIT_TIMEOUT;
     }
-    for (int i = 0; i < m->nslots; i++) {
-        m->slots[i].respawn_at = -1;
+    am_notify("STOPPING=1");
+    if (m->upgrade_pid > 0) {
+        /* The new master we exec'ed holds the listeners now (if it is
+         * still starting and fails, the sockets go with us). */
+        m->upgraded = 1;
+    }
+    for (am_generation_t *g = m->generations; g != NULL; g = g->next) {
+        for (int i = 0; i < g->nslots; i++) {
+            g->slots[i].respawn_at = -1;
+        }
     }
     for (am_process_t *p = m->processes; p != NULL; p = p->next) {
         am_process_stop(m, p, sig, timeout);

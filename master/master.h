@@ -3,13 +3,18 @@
  * master/process.c (fork, reap, respawn).
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * A slot is a place for one worker (1..nslots, the number logged as
- * "#N"); SIGTTIN/SIGTTOU grow and shrink the table. A generation is the set
- * of workers started from one am_conf_t: today there is one, SIGHUP reload
- * (a later issue) starts a new one in the same slots and retires the old one
- * once the new workers are ready. A process is one live child, found in the
- * master's list until it is reaped; slot->process points at the current
- * generation's worker of that slot.
+ * A generation is the set of workers started from one am_conf_t, with its
+ * own slot table: a slot is a place for one worker (1..nslots, the number
+ * logged as "#N"); SIGTTIN/SIGTTOU grow and shrink the serving generation's
+ * table. SIGHUP (master/reload.c) loads a fresh am_conf_t into a new
+ * generation that boots beside the serving one ("next"); once every new
+ * worker is ready it becomes the serving one and the old one drains
+ * ("retiring") until its last worker is reaped, when its listeners that no
+ * live generation shares are closed. A process is one live child, found in
+ * the master's list until it is reaped; slot->process points at the worker
+ * of that slot. Each process also owns a slot of the shared stats mapping
+ * (common/stats.h), cleared before the fork and folded into the totals when
+ * it is reaped.
  */
 #ifndef AM_MASTER_MASTER_H
 #define AM_MASTER_MASTER_H
@@ -21,6 +26,7 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "common/ipc.h"
+#include "common/stats.h"
 
 /* Backoff of a slot whose workers keep dying: the first respawn is at once,
  * then 250ms, doubling up to 5s. A worker that stayed ready for
@@ -36,6 +42,13 @@
 /* SIGQUIT, then SIGKILL after this long. */
 #define AM_MASTER_QUIT_TIMEOUT 1000
 
+/* A stuck worker gets SIGABRT (faulthandler dumps its Python stack), then
+ * SIGKILL after this long. */
+#define AM_MASTER_ABORT_TIMEOUT 2000
+
+/* How often the watchdog reads the heartbeats. */
+#define AM_MASTER_WATCHDOG_TICK 1000
+
 enum {
     AM_PROCESS_STARTING = 0, /* forked, READY not received yet */
     AM_PROCESS_READY,        /* serving */
@@ -48,15 +61,29 @@ enum {
     AM_MASTER_IMMEDIATE /* SIGQUIT or a fatal boot failure */
 };
 
-typedef struct am_generation_s {
-    unsigned id;
-    am_conf_t *conf; /* borrowed: the master's conf */
-    int nready;      /* workers of this generation ready now */
-    int ever_ready;  /* one of its workers has been ready once */
-    int all_ready;   /* "all N workers ready" was logged */
-} am_generation_t;
+enum {
+    AM_GENERATION_BOOTING = 0, /* started by a reload, not serving yet */
+    AM_GENERATION_SERVING,
+    AM_GENERATION_RETIRING /* replaced or abandoned: draining */
+};
 
 typedef struct am_process_s am_process_t;
+typedef struct am_slot_s am_slot_t;
+typedef struct am_generation_s am_generation_t;
+
+struct am_generation_s {
+    am_generation_t *next; /* m->generations, newest first */
+    unsigned id;
+    int state;        /* AM_GENERATION_* */
+    am_conf_t *conf;  /* owned: destroyed with the generation */
+    am_slot_t *slots; /* slots[0] is slot 1 */
+    int nslots;
+    int slots_size; /* allocated; never shrinks */
+    int nprocesses; /* live children of this generation */
+    int nready;     /* workers of this generation ready now */
+    int ever_ready; /* one of its workers has been ready once */
+    int all_ready;  /* "all N workers ready" was logged */
+};
 
 struct am_process_s {
     am_process_t *next;
@@ -71,30 +98,57 @@ struct am_process_s {
     am_msec_t deadline;   /* boot or stop deadline, -1 for none */
     int stop_signal;      /* signal sent to stop it, 0 if none */
     am_msec_t stop_limit; /* the timeout the stop deadline came from */
+    int stats_index;      /* its am_worker_stats_t, -1 for none */
+    uint64_t replaces;    /* id of the worker it recycles, 0 for none */
+    int recycling;        /* sent RECYCLE: a replacement is booting */
+    int stuck;            /* the watchdog sent SIGABRT */
     int killed;           /* SIGKILL sent */
     int boot_timed_out;   /* killed for missing the boot deadline */
     int boot_error;       /* AM_IPC_BOOT_ERROR received */
     char reason[AM_IPC_TEXT_MAX];
 };
 
-typedef struct am_slot_s {
+struct am_slot_s {
     am_process_t *process; /* current worker, NULL while none runs */
     am_msec_t respawn_at;  /* pending respawn, -1 for none */
     am_msec_t backoff;     /* delay of the next quick respawn */
     int boot_failures;     /* consecutive, reset by READY */
-} am_slot_t;
+};
+
+/* Loads the configuration again, as at start-up (master/main.c): defaults,
+ * the file, the command-line overrides, am_conf_finish(), the TLS check.
+ * Returns a finished conf with no listener bound, or NULL with err set. */
+typedef am_conf_t *(*am_master_load_pt)(char *err, size_t size);
 
 typedef struct am_master_s {
-    am_conf_t *conf;
+    am_conf_t *conf; /* the serving generation's */
     int epfd;
     int sigfd;
     sigset_t sigset; /* the signals read from sigfd, blocked */
     pid_t pid;
+    am_master_load_pt load;
+    char *pidfile; /* conf's pidfile (restart-only), removed at exit */
+    char **argv;   /* as started: exec'ed again by a binary upgrade */
+    am_stats_t *stats;
 
-    am_generation_t *generation; /* the current one */
-    am_slot_t *slots;            /* slots[0] is slot 1 */
-    int nslots;
-    int slots_size; /* allocated; never shrinks */
+    am_generation_t *generation;  /* the serving one */
+    am_generation_t *booting;     /* a reload's, until ready or abandoned */
+    am_generation_t *generations; /* all with live processes, newest first */
+    unsigned next_generation;
+    int reload_pending; /* SIGHUP during a reload: reload again after */
+
+    /* binary upgrade (master/upgrade.c) */
+    pid_t upgrade_pid; /* the new master we started, 0 for none */
+    pid_t parent_pid;  /* the old master to retire once ready, 0: none */
+    int upgraded;      /* a new master took over: keep its sockets */
+
+    /* workers' identity (user, group), resolved at start */
+    int drop;
+    uid_t uid;
+    gid_t gid;
+    char *user;
+
+    am_msec_t watchdog_at; /* next heartbeat check */
 
     am_process_t *processes; /* every child not reaped yet */
     int nprocesses;
@@ -105,14 +159,77 @@ typedef struct am_master_s {
 } am_master_t;
 
 /* master/master.c: run the supervisor until everything stopped; returns
- * the process exit code. conf is finished and its listeners bound. */
-int am_master_run(am_conf_t *conf);
+ * the process exit code. conf is finished and its listeners bound; the
+ * master owns it from here. load re-reads the configuration on SIGHUP. */
+int am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
+                  pid_t parent);
+
+/* A generation of nslots empty slots for conf (owned from here), linked
+ * into m->generations. */
+am_generation_t *am_master_generation_create(am_master_t *m, am_conf_t *conf,
+                                             int state);
+
+/* Forget a generation whose last process was reaped: close the listeners
+ * no other generation shares, destroy its conf. */
+void am_master_generation_destroy(am_master_t *m, am_generation_t *g);
+
+/* Every process of g: sig, then SIGKILL after timeout. */
+void am_master_generation_stop(am_master_t *m, am_generation_t *g, int sig,
+                               am_msec_t timeout);
+
+/* The serving generation has all its workers ready for the first time:
+ * tell systemd, retire the old master of a binary upgrade. */
+void am_master_on_all_ready(am_master_t *m);
+
+/* master/reload.c */
+
+/* SIGHUP: load the configuration, bind new listeners, start a generation.
+ * A bad file or a failed bind leaves everything as it was. */
+void am_reload_start(am_master_t *m);
+
+/* A worker of m->booting is ready: when all are, retire the old one. */
+void am_reload_on_ready(am_master_t *m);
+
+/* A worker of m->booting failed to boot: abandon the generation. */
+void am_reload_abandon(am_master_t *m, const char *reason);
+
+/* master/upgrade.c: SIGUSR2 binary upgrade, inherited listeners */
+
+/* Rename the pidfile to pidfile.oldbin and exec a new master with the
+ * listeners, ASGIMASTER_INHERIT and ASGIMASTER_PARENT_PID. */
+void am_upgrade_start(am_master_t *m);
+
+/* The new master exited: take the pidfile back. */
+void am_upgrade_on_exit(am_master_t *m, int status);
+
+/* At start-up: take listeners from ASGIMASTER_INHERIT (binary upgrade) or
+ * LISTEN_PID/LISTEN_FDS (systemd socket activation) for the conf's
+ * matching addresses; close the rest with a warning. Sets *parent to the
+ * old master's pid (0 for none). */
+void am_upgrade_inherit(am_conf_t *conf, pid_t *parent, char *const *argv);
+
+/* master/notify.c: sd_notify(3) without libsystemd */
+
+/* Send "READY=1", "STATUS=...", ... to $NOTIFY_SOCKET, if set. */
+void am_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* master/pidfile.c */
+
+/* Write the master's pid; AM_ERROR (logged) when a live process holds the
+ * file. */
+int am_pidfile_write(const char *path);
+
+/* Remove it if it still holds our pid. */
+void am_pidfile_remove(const char *path);
+
+/* The pid in path, or -1 (err says why). */
+pid_t am_pidfile_read(const char *path, char *err, size_t size);
 
 /* master/process.c */
 
-/* Fork a worker into slot (1..nslots) for the current generation. AM_OK, or
- * AM_ERROR (logged; the slot is scheduled for a respawn). */
-int am_process_spawn(am_master_t *m, int slot);
+/* Fork a worker into slot (1..nslots) of g. AM_OK, or AM_ERROR (logged;
+ * the slot is scheduled for a respawn). */
+int am_process_spawn(am_master_t *m, am_generation_t *g, int slot);
 
 /* Read what the worker sent (READY, BOOT_ERROR). */
 void am_process_on_ipc(am_master_t *m, am_process_t *p);

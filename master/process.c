@@ -7,14 +7,25 @@
  * exiting is never lost to the race between SIGCHLD and the socket.
  *
  * Boot failures (exit code 3, or any exit before READY) stop the master with
- * exit code 1 while the generation has never been ready: the app cannot
- * start, and respawning would only fill the log. Once it has served, a boot
- * failure is retried with backoff (a database may be down for a moment), up
- * to AM_MASTER_BOOT_RETRIES in a row for one slot.
+ * exit code 1 while the first generation has never been ready: the app
+ * cannot start, and respawning would only fill the log. A reload's
+ * generation that fails to boot is abandoned instead and the serving one
+ * goes on (master/reload.c). Once it has served, a boot failure is retried
+ * with backoff (a database may be down for a moment), up to
+ * AM_MASTER_BOOT_RETRIES in a row for one slot.
+ *
+ * The watchdog: a ready worker writes its heartbeat into the shared stats
+ * each loop turn; one whose heartbeat is older than timeouts.worker gets
+ * SIGABRT (faulthandler writes its Python stack to the error log), SIGKILL
+ * 2s later, and a replacement at once. max_requests: a worker that sends
+ * RECYCLE keeps serving while its replacement boots in its slot, and gets
+ * SIGTERM when the replacement is ready.
  */
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
@@ -24,11 +35,18 @@
 #include "common/core.h"
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "master/master.h"
 #include "worker/worker.h"
 
-static void process_child(am_master_t *m, int slot, int ipc_fd)
+static void process_child(am_master_t *m, am_generation_t *g, int slot,
+                          int ipc_fd, int stats_index, size_t max_requests)
     __attribute__((noreturn));
+static int process_stats_slot(am_master_t *m);
+static void process_on_ready(am_master_t *m, am_process_t *p);
+static void process_on_recycle(am_master_t *m, am_process_t *p);
+static am_msec_t process_watchdog(am_master_t *m, am_msec_t now);
+static void process_count_exit(am_master_t *m, am_process_t *p, int status);
 static void process_ipc_close(am_master_t *m, am_process_t *p);
 static void process_exited(am_master_t *m, am_process_t *p, int status);
 static void process_boot_failed(am_master_t *m, am_process_t *p,
@@ -40,16 +58,31 @@ static void process_unlink(am_master_t *m, am_process_t *p);
 static const char *process_status(int status, char *buf, size_t size);
 
 int
-am_process_spawn(am_master_t *m, int slot)
+am_process_spawn(am_master_t *m, am_generation_t *g, int slot)
 {
-    am_slot_t *s = &m->slots[slot - 1];
+    am_slot_t *s = &g->slots[slot - 1];
+    am_conf_t *conf = g->conf;
     am_process_t *p;
     struct epoll_event ev;
-    int fds[2];
+    size_t max_requests;
+    int fds[2], index;
     pid_t pid;
 
     AM_ASSERT(s->process == NULL);
     s->respawn_at = -1;
+
+    index = process_stats_slot(m);
+    if (index == -1) {
+        am_log(AM_LOG_ALERT, 0, "all %d stats slots are in use",
+               AM_STATS_SLOTS);
+        goto failed;
+    }
+
+    /* Each worker draws its own jitter, so they do not recycle at once. */
+    max_requests = conf->max_requests;
+    if (max_requests > 0 && conf->max_requests_jitter > 0) {
+        max_requests += (size_t)random() % (conf->max_requests_jitter + 1);
+    }
 
     if (am_ipc_pair(fds) != AM_OK) {
         goto failed;
@@ -64,9 +97,11 @@ am_process_spawn(am_master_t *m, int slot)
     }
     if (pid == 0) {
         close(fds[0]);
-        process_child(m, slot, fds[1]);
+        process_child(m, g, slot, fds[1], index, max_requests);
     }
     close(fds[1]);
+    m->stats->workers[index].pid = pid;
+    m->stats->worker_starts++;
 
     p = am_calloc(1, sizeof(*p));
     p->id = ++m->next_id;
@@ -74,13 +109,14 @@ am_process_spawn(am_master_t *m, int slot)
     p->slot = slot;
     p->state = AM_PROCESS_STARTING;
     p->ipc_fd = fds[0];
-    p->generation = m->generation;
+    p->generation = g;
+    p->stats_index = index;
     p->started = am_now_msec();
-    p->deadline =
-        m->conf->timeout_boot > 0 ? p->started + m->conf->timeout_boot : -1;
+    p->deadline = conf->timeout_boot > 0 ? p->started + conf->timeout_boot : -1;
     p->next = m->processes;
     m->processes = p;
     m->nprocesses++;
+    g->nprocesses++;
     s->process = p;
 
     ev.events = EPOLLIN;
@@ -99,23 +135,60 @@ failed:
     return AM_ERROR;
 }
 
+/* A free stats slot, cleared and marked in use before the fork so the
+ * worker starts from zero and its counters are summed at once. */
+static int
+process_stats_slot(am_master_t *m)
+{
+    am_worker_stats_t *w;
+
+    for (int i = 0; i < AM_STATS_SLOTS; i++) {
+        w = &m->stats->workers[i];
+        if (!w->in_use) {
+            memset((void *)w, 0, sizeof(*w));
+            w->in_use = 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
 /* The child: leave nothing of the master's behind, then become a worker. */
 static void
-process_child(am_master_t *m, int slot, int ipc_fd)
+process_child(am_master_t *m, am_generation_t *g, int slot, int ipc_fd,
+              int stats_index, size_t max_requests)
 {
+    am_conf_t *conf = g->conf;
+    char err[AM_IPC_TEXT_MAX];
     struct sigaction sa;
     sigset_t mask;
-    int rc;
+    int rc, mine;
 
     am_log_slot = slot;
+    am_stats_shared = m->stats;
+    am_stats_self = &m->stats->workers[stats_index];
+    conf->max_requests = max_requests;
 
     /* Fork copied the master's fds; none has FD_CLOEXEC effect without an
-     * exec, so close them by hand. Listeners stay: they are the point. */
+     * exec, so close them by hand. Its own generation's listeners stay:
+     * they are the point; another generation's must go, or a listener the
+     * master closes would live on in this worker with nobody accepting. */
     close(m->epfd);
     close(m->sigfd);
     for (am_process_t *p = m->processes; p != NULL; p = p->next) {
         if (p->ipc_fd != -1) {
             close(p->ipc_fd);
+        }
+    }
+    for (am_generation_t *o = m->generations; o != NULL; o = o->next) {
+        for (size_t i = 0; o != g && i < o->conf->nlisten; i++) {
+            mine = 0;
+            for (size_t j = 0; j < conf->nlisten; j++) {
+                mine |= conf->listen[j].fd == o->conf->listen[i].fd;
+            }
+            if (!mine && o->conf->listen[i].fd != -1) {
+                close(o->conf->listen[i].fd);
+            }
         }
     }
 
@@ -146,7 +219,20 @@ process_child(am_master_t *m, int slot, int ipc_fd)
         _exit(AM_EXIT_OK);
     }
 
-    rc = am_worker_main(m->conf, slot, ipc_fd);
+    /* user/group: the listeners are bound, Python is not running yet. */
+    if (m->drop) {
+        if (setgroups(1, &m->gid) == -1 || setgid(m->gid) == -1 ||
+            setuid(m->uid) == -1) {
+            snprintf(err, sizeof(err),
+                     "cannot run as user %s (uid %d, gid %d): %s", m->user,
+                     (int)m->uid, (int)m->gid, strerror(errno));
+            am_log(AM_LOG_EMERG, 0, "%s", err);
+            am_ipc_send(ipc_fd, AM_IPC_BOOT_ERROR, err);
+            _exit(AM_EXIT_BOOT);
+        }
+    }
+
+    rc = am_worker_main(conf, slot, ipc_fd);
     fflush(NULL);
     _exit(rc);
 }
@@ -177,15 +263,19 @@ am_process_on_ipc(am_master_t *m, am_process_t *p)
             p->state = AM_PROCESS_READY;
             p->ready_at = am_now_msec();
             p->deadline = -1;
-            m->slots[p->slot - 1].boot_failures = 0;
+            g->slots[p->slot - 1].boot_failures = 0;
             g->nready++;
             g->ever_ready = 1;
+            if (m->stats != NULL && p->stats_index != -1) {
+                m->stats->workers[p->stats_index].ready = 1;
+            }
             am_log(AM_LOG_NOTICE, 0, "worker %d (slot %d) ready", (int)p->pid,
                    p->slot);
-            if (!g->all_ready && g == m->generation && g->nready >= m->nslots) {
-                g->all_ready = 1;
-                am_log(AM_LOG_NOTICE, 0, "all %d workers ready", m->nslots);
-            }
+            process_on_ready(m, p);
+            break;
+
+        case AM_IPC_RECYCLE:
+            process_on_recycle(m, p);
             break;
 
         case AM_IPC_BOOT_ERROR:
@@ -199,6 +289,66 @@ am_process_on_ipc(am_master_t *m, am_process_t *p)
             break;
         }
     }
+}
+
+static void
+process_on_ready(am_master_t *m, am_process_t *p)
+{
+    am_generation_t *g = p->generation;
+    am_process_t *old;
+
+    if (p->replaces != 0) {
+        /* A recycled worker's replacement: now the old one may go. */
+        old = am_process_find(m, p->replaces);
+        p->replaces = 0;
+        if (old != NULL && old->state != AM_PROCESS_STOPPING) {
+            am_log(AM_LOG_NOTICE, 0, "worker %d (slot %d) replaced, stopping",
+                   (int)old->pid, old->slot);
+            am_process_stop(m, old, SIGTERM, g->conf->timeout_graceful);
+        }
+    }
+
+    if (g == m->booting) {
+        am_reload_on_ready(m);
+        return;
+    }
+    if (!g->all_ready && g == m->generation && g->nready >= g->nslots) {
+        g->all_ready = 1;
+        am_log(AM_LOG_NOTICE, 0, "all %d workers ready", g->nslots);
+        am_master_on_all_ready(m);
+    }
+}
+
+/* max_requests reached: a replacement boots in the same slot while p keeps
+ * serving; p gets SIGTERM once the replacement is ready. */
+static void
+process_on_recycle(am_master_t *m, am_process_t *p)
+{
+    am_generation_t *g = p->generation;
+    am_slot_t *s;
+    am_process_t *r;
+
+    if (p->recycling || p->state != AM_PROCESS_READY ||
+        m->state != AM_MASTER_RUNNING || g->state != AM_GENERATION_SERVING ||
+        p->slot > g->nslots || g->slots[p->slot - 1].process != p) {
+        return;
+    }
+    s = &g->slots[p->slot - 1];
+    p->recycling = 1;
+    am_log(AM_LOG_NOTICE, 0,
+           "worker %d (slot %d) reached max_requests, starting its "
+           "replacement",
+           (int)p->pid, p->slot);
+    s->process = NULL;
+    if (am_process_spawn(m, g, p->slot) != AM_OK) {
+        /* Keep serving with the old one; the respawn timer retries. */
+        s->respawn_at = -1;
+        s->process = p;
+        p->recycling = 0;
+        return;
+    }
+    r = s->process;
+    r->replaces = p->id;
 }
 
 void
@@ -232,6 +382,9 @@ am_process_reap(am_master_t *m)
             }
         }
         if (p == NULL) {
+            if (pid == m->upgrade_pid) {
+                am_upgrade_on_exit(m, status);
+            }
             continue; /* not a worker of ours */
         }
 
@@ -239,16 +392,47 @@ am_process_reap(am_master_t *m)
         am_process_on_ipc(m, p);
         process_ipc_close(m, p);
         process_unlink(m, p);
+        process_count_exit(m, p, status);
         process_exited(m, p, status);
+        if (p->stats_index != -1) {
+            am_stats_retire(m->stats, (size_t)p->stats_index);
+        }
+        if (--p->generation->nprocesses == 0 &&
+            p->generation->state == AM_GENERATION_RETIRING) {
+            am_master_generation_destroy(m, p->generation);
+        }
         free(p);
     }
+}
+
+/* asgimaster_worker_exits_total{reason}: normal (exit 0, or the signal we
+ * stopped it with), killed (SIGKILL or SIGABRT from us), boot_failure,
+ * crash (anything else). */
+static void
+process_count_exit(am_master_t *m, am_process_t *p, int status)
+{
+    int reason;
+
+    if (p->killed || p->stuck) {
+        reason = 2;
+    } else if (p->state == AM_PROCESS_STARTING ||
+               (WIFEXITED(status) && WEXITSTATUS(status) == AM_EXIT_BOOT)) {
+        reason = 3;
+    } else if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+               (p->state == AM_PROCESS_STOPPING && WIFSIGNALED(status) &&
+                WTERMSIG(status) == p->stop_signal)) {
+        reason = 0;
+    } else {
+        reason = 1;
+    }
+    m->stats->worker_exits[reason]++;
 }
 
 static void
 process_exited(am_master_t *m, am_process_t *p, int status)
 {
-    am_slot_t *s = &m->slots[p->slot - 1];
     am_generation_t *g = p->generation;
+    am_slot_t *s = &g->slots[p->slot - 1];
     am_msec_t now = am_now_msec();
     char buf[128], reason[AM_IPC_TEXT_MAX + 64];
     am_msec_t delay;
@@ -257,13 +441,14 @@ process_exited(am_master_t *m, am_process_t *p, int status)
     if (p->state == AM_PROCESS_READY) {
         g->nready--;
     }
-    if (p->slot <= m->nslots && s->process == p) {
+    if (p->slot <= g->nslots && s->process == p) {
         s->process = NULL;
     }
 
     process_status(status, buf, sizeof(buf));
 
-    if (p->state == AM_PROCESS_STOPPING || m->state != AM_MASTER_RUNNING) {
+    if (p->state == AM_PROCESS_STOPPING || m->state != AM_MASTER_RUNNING ||
+        g->state == AM_GENERATION_RETIRING) {
         /* We asked for it (stop, SIGTTOU) or everything is stopping. */
         int clean = (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
                     (WIFSIGNALED(status) &&
@@ -293,7 +478,7 @@ process_exited(am_master_t *m, am_process_t *p, int status)
         snprintf(reason, sizeof(reason), "%s", p->reason);
     } else if (p->boot_timed_out) {
         snprintf(reason, sizeof(reason), "not ready within %s",
-                 am_process_duration(m->conf->timeout_boot, buf, sizeof(buf)));
+                 am_process_duration(g->conf->timeout_boot, buf, sizeof(buf)));
     } else {
         snprintf(reason, sizeof(reason), "%s", buf);
     }
@@ -303,9 +488,17 @@ process_exited(am_master_t *m, am_process_t *p, int status)
 static void
 process_boot_failed(am_master_t *m, am_process_t *p, const char *reason)
 {
-    am_slot_t *s = &m->slots[p->slot - 1];
+    am_slot_t *s = &p->generation->slots[p->slot - 1];
+    char buf[32], text[AM_IPC_TEXT_MAX + 256];
     am_msec_t delay;
-    char buf[32];
+
+    if (p->generation == m->booting) {
+        /* A reload: the serving generation goes on. */
+        snprintf(text, sizeof(text), "worker %d (slot %d) failed to boot: %s",
+                 (int)p->pid, p->slot, reason);
+        am_reload_abandon(m, text);
+        return;
+    }
 
     s->boot_failures++;
     if (!p->generation->ever_ready ||
@@ -329,10 +522,11 @@ process_boot_failed(am_master_t *m, am_process_t *p, const char *reason)
 static am_msec_t
 process_respawn_later(am_master_t *m, am_process_t *p, int quick)
 {
-    am_slot_t *s = &m->slots[p->slot - 1];
+    am_generation_t *g = p->generation;
+    am_slot_t *s = &g->slots[p->slot - 1];
     am_msec_t delay;
 
-    if (p->slot > m->nslots || s->process != NULL || s->respawn_at != -1) {
+    if (p->slot > g->nslots || s->process != NULL || s->respawn_at != -1) {
         return -1; /* the slot is gone (SIGTTOU) or already taken */
     }
     if (!quick) {
@@ -357,8 +551,10 @@ process_fatal(am_master_t *m)
     for (am_process_t *p = m->processes; p != NULL; p = p->next) {
         am_process_stop(m, p, SIGQUIT, AM_MASTER_QUIT_TIMEOUT);
     }
-    for (int i = 0; i < m->nslots; i++) {
-        m->slots[i].respawn_at = -1;
+    for (am_generation_t *g = m->generations; g != NULL; g = g->next) {
+        for (int i = 0; i < g->nslots; i++) {
+            g->slots[i].respawn_at = -1;
+        }
     }
 }
 
@@ -380,8 +576,9 @@ am_process_stop(am_master_t *m, am_process_t *p, int sig, am_msec_t timeout)
     }
     p->state = AM_PROCESS_STOPPING;
     p->stop_signal = sig;
-    if (p->slot <= m->nslots && m->slots[p->slot - 1].process == p) {
-        m->slots[p->slot - 1].process = NULL;
+    if (p->slot <= p->generation->nslots &&
+        p->generation->slots[p->slot - 1].process == p) {
+        p->generation->slots[p->slot - 1].process = NULL;
     }
     if (kill(p->pid, sig) == -1 && errno != ESRCH) {
         am_log(AM_LOG_ALERT, errno, "kill(%d, %d) failed", (int)p->pid, sig);
@@ -414,11 +611,18 @@ am_process_timers(am_master_t *m)
             continue;
         }
         if (p->state == AM_PROCESS_STARTING) {
-            am_log(
-                AM_LOG_WARN, 0, "worker %d (slot %d) not ready in %s, killing",
-                (int)p->pid, p->slot,
-                am_process_duration(m->conf->timeout_boot, buf, sizeof(buf)));
+            am_log(AM_LOG_WARN, 0,
+                   "worker %d (slot %d) not ready in %s, killing", (int)p->pid,
+                   p->slot,
+                   am_process_duration(p->generation->conf->timeout_boot, buf,
+                                       sizeof(buf)));
             p->boot_timed_out = 1;
+        } else if (p->stuck) {
+            am_log(AM_LOG_CRIT, 0,
+                   "worker %d (slot %d) still running %s after SIGABRT, "
+                   "killing",
+                   (int)p->pid, p->slot,
+                   am_process_duration(p->stop_limit, buf, sizeof(buf)));
         } else {
             am_log(AM_LOG_WARN, 0, "worker %d did not stop in %s, killing",
                    (int)p->pid,
@@ -433,14 +637,26 @@ am_process_timers(am_master_t *m)
     }
 
     if (m->state == AM_MASTER_RUNNING) {
-        for (int i = 0; i < m->nslots; i++) {
-            am_slot_t *s = &m->slots[i];
+        am_msec_t w = process_watchdog(m, now);
+
+        if (w != -1) {
+            next = next == -1 ? w : am_min(next, w);
+        }
+    }
+
+    for (am_generation_t *g = m->generations;
+         g != NULL && m->state == AM_MASTER_RUNNING; g = g->next) {
+        if (g->state == AM_GENERATION_RETIRING) {
+            continue;
+        }
+        for (int i = 0; i < g->nslots; i++) {
+            am_slot_t *s = &g->slots[i];
 
             if (s->respawn_at == -1 || s->process != NULL) {
                 continue;
             }
             if (s->respawn_at <= now) {
-                am_process_spawn(m, i + 1);
+                am_process_spawn(m, g, i + 1);
                 now = am_now_msec();
             }
             if (s->respawn_at != -1) {
@@ -462,34 +678,82 @@ am_process_timers(am_master_t *m)
 void
 am_process_scale(am_master_t *m, int delta)
 {
+    am_generation_t *g = m->generation;
     am_slot_t *s;
 
     if (delta > 0) {
         /* The table never shrinks: workers of a removed slot may still be
          * stopping and look their slot up when reaped. */
-        if (m->nslots == m->slots_size) {
-            m->slots_size *= 2;
-            m->slots = am_realloc(m->slots, m->slots_size * sizeof(am_slot_t));
+        if (g->nslots == g->slots_size) {
+            g->slots_size *= 2;
+            g->slots = am_realloc(g->slots, g->slots_size * sizeof(am_slot_t));
         }
-        s = &m->slots[m->nslots++];
+        s = &g->slots[g->nslots++];
         memset(s, 0, sizeof(*s));
         s->respawn_at = -1;
-        am_log(AM_LOG_NOTICE, 0, "SIGTTIN received: %d workers", m->nslots);
-        m->generation->all_ready = 0;
-        am_process_spawn(m, m->nslots);
+        am_log(AM_LOG_NOTICE, 0, "SIGTTIN received: %d workers", g->nslots);
+        g->all_ready = 0;
+        am_process_spawn(m, g, g->nslots);
         return;
     }
 
-    if (m->nslots <= 1) {
+    if (g->nslots <= 1) {
         am_log(AM_LOG_WARN, 0, "SIGTTOU received: already at one worker");
         return;
     }
-    s = &m->slots[m->nslots - 1];
+    s = &g->slots[g->nslots - 1];
     if (s->process != NULL) {
-        am_process_stop(m, s->process, SIGTERM, m->conf->timeout_graceful);
+        am_process_stop(m, s->process, SIGTERM, g->conf->timeout_graceful);
     }
-    m->nslots--;
-    am_log(AM_LOG_NOTICE, 0, "SIGTTOU received: %d workers", m->nslots);
+    s->respawn_at = -1;
+    g->nslots--;
+    am_log(AM_LOG_NOTICE, 0, "SIGTTOU received: %d workers", g->nslots);
+}
+
+/* Once a second: a ready worker whose loop has not turned for
+ * timeouts.worker is stuck (a blocking call, an endless loop). SIGABRT
+ * first: the worker's faulthandler writes every thread's Python stack to
+ * the error log; SIGKILL after AM_MASTER_ABORT_TIMEOUT. Its slot gets a
+ * new worker at once. Returns when to look again. */
+static am_msec_t
+process_watchdog(am_master_t *m, am_msec_t now)
+{
+    am_worker_stats_t *w;
+    am_generation_t *g;
+    am_msec_t beat, stuck;
+    am_slot_t *s;
+
+    if (now < m->watchdog_at) {
+        return m->watchdog_at;
+    }
+    m->watchdog_at = now + AM_MASTER_WATCHDOG_TICK;
+
+    for (am_process_t *p = m->processes; p != NULL; p = p->next) {
+        if (p->state != AM_PROCESS_READY || p->stats_index == -1) {
+            continue;
+        }
+        g = p->generation;
+        w = &m->stats->workers[p->stats_index];
+        beat = w->heartbeat_msec;
+        if (beat == 0) {
+            continue; /* a worker that does not beat is not watched */
+        }
+        stuck = now - am_max(beat, p->ready_at);
+        if (g->conf->timeout_worker <= 0 || stuck <= g->conf->timeout_worker) {
+            continue;
+        }
+
+        am_log(AM_LOG_CRIT, 0, "worker %d (slot %d) stuck for %.1fs, aborting",
+               (int)p->pid, p->slot, (double)stuck / 1000.0);
+        s = p->slot <= g->nslots ? &g->slots[p->slot - 1] : NULL;
+        am_process_stop(m, p, SIGABRT, AM_MASTER_ABORT_TIMEOUT);
+        p->stuck = 1;
+        if (s != NULL && s->process == NULL && s->respawn_at == -1 &&
+            g->state != AM_GENERATION_RETIRING) {
+            s->respawn_at = now; /* replaced at once, no backoff */
+        }
+    }
+    return m->watchdog_at;
 }
 
 am_process_t *
