@@ -25,7 +25,7 @@ from conftest import APPS, free_port, raw, running, wait_until
 from h2util import (
     CANCEL, END_STREAM, ENABLE_PUSH, GOAWAY, HEADERS, INITIAL_WINDOW_SIZE,
     INTERNAL_ERROR, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, NO_ERROR,
-    PREFACE, ConnectionClosed, H2Conn, b64url_settings, config_rejected,
+    PREFACE, PROTOCOL_ERROR, ConnectionClosed, H2Conn, b64url_settings, config_rejected,
     data_frame, rst_frame, settings_frame, tls_listen)
 from httpraw import request
 
@@ -528,8 +528,7 @@ def test_upgrade_h2c_with_body(srv):
     None,                                   # missing
     "!!not*base64url!!",                    # not base64url
     base64.urlsafe_b64encode(b"\0\3\0").decode().rstrip("="),  # 3 bytes
-    b64url_settings({ENABLE_PUSH: 7}),      # invalid value
-], ids=["missing", "not-base64", "not-multiple-of-6", "bad-value"])
+], ids=["missing", "not-base64", "not-multiple-of-6"])
 def test_upgrade_without_valid_settings_is_http11(srv, value):
     """RFC 7540 §3.2.1 / issue 4: without exactly one valid HTTP2-Settings
     the request is served as plain HTTP/1.1."""
@@ -538,6 +537,27 @@ def test_upgrade_without_valid_settings_is_http11(srv, value):
         r = c.read_response()
         assert r.status == 200 and r.version == "HTTP/1.1", r
         assert r.body == b"hello"
+
+
+def test_upgrade_settings_with_invalid_value(srv):
+    """HTTP2-Settings that decodes but holds an invalid value (ENABLE_PUSH
+    7): served as HTTP/1.1, or upgraded and then refused as RFC 9113
+    §6.5.2 says for such a SETTINGS frame (GOAWAY PROTOCOL_ERROR); never
+    applied silently."""
+    sock = srv.connect(10)
+    try:
+        sock.sendall(upgrade_request("GET", "/",
+                                     b64url_settings({ENABLE_PUSH: 7})))
+        head, rest = read_head(sock)
+        if head.startswith(b"HTTP/1.1 101"):
+            c = H2Conn(sock)
+            c.buf = rest
+            c.handshake()
+            c.expect_goaway(PROTOCOL_ERROR)
+        else:
+            assert head.startswith(b"HTTP/1.1 200"), head
+    finally:
+        sock.close()
 
 
 def test_upgrade_settings_payload_applied(srv):
@@ -615,3 +635,44 @@ def test_httpx_tls_h2(tls_srv):
     with httpx.Client(http2=True, verify=False, timeout=10) as c:
         r = c.get(f"https://127.0.0.1:{tls_srv.port}/")
         assert r.http_version == "HTTP/2" and r.text == "hello"
+
+
+# ------------------------------------------------------------ late sends
+
+
+@pytest.mark.parametrize("how", ["rst", "close"])
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "h2-tls"])
+def test_app_responds_after_stream_gone(srv, tls_srv_or_none, tls, how):
+    """An app that answers after its stream was reset (or its connection
+    closed) must not hurt the worker: its send() fails or is dropped, the
+    worker lives on (regression: a segfault on TLS connections)."""
+    s = srv
+    if tls:
+        if tls_srv_or_none is None:
+            pytest.skip("TLS listener not configurable yet")
+        s = tls_srv_or_none
+    c = H2Conn.open(s, tls=tls)
+    c.handshake()
+    sid = c.request("GET", "/sleep?s=0.5")
+    if how == "rst":
+        c.send(rst_frame(sid, CANCEL))
+        time.sleep(1.0)
+        c.close()
+    else:
+        c.close()
+        time.sleep(1.0)
+    c = H2Conn.open(s, tls=tls)
+    try:
+        c.handshake()
+        assert c.get("/").status == 200
+    finally:
+        c.close()
+    assert "exited on signal" not in s.log_text(), s.log_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def tls_srv_or_none(request):
+    try:
+        return request.getfixturevalue("tls_srv")
+    except pytest.skip.Exception:
+        return None
