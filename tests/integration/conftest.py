@@ -286,6 +286,12 @@ class Server:
         self.expected_exit = 0
         self.allowed_log = []  # regexes for expected [alert]/[crit] lines
         self.allow_respawn = False
+        # [error] means a request failed on our or the app's side. A test
+        # module that sets AM_STRICT_ERRORS = True fails on any [error]
+        # line unless the test sets allow_errors (it provokes them).
+        self.allow_errors = True  # see strict_errors below
+        self._checked = 0  # log offset already checked (shared servers)
+        self._allow_errors_once = False
         self._set_addresses()
 
     def _set_addresses(self):
@@ -551,6 +557,44 @@ class Server:
 
     # ------------------------------------------------------------ checks
 
+    def log_problems(self, text):
+        """Unexpected lines in text: sanitizer reports, [alert] and [crit]
+        not declared with expect_log(), [error] unless allowed."""
+        problems = []
+        for line in text.splitlines():
+            if SANITIZER_RE.search(line):
+                problems.append(f"sanitizer: {line}")
+            m = LOG_LINE_RE.match(line)
+            if m and m.group(1) in ("alert", "crit"):
+                if not any(rx.search(line) for rx in self.allowed_log):
+                    problems.append(f"unexpected: {line}")
+            elif m and m.group(1) == "error" and not self.allow_errors:
+                problems.append(f"unexpected: {line}")
+        return problems
+
+    def check_new_log(self):
+        """For a server shared by several tests: check what the log gained
+        since the last call, so a problem is blamed on the test that made
+        it."""
+        text = self.log_text()
+        new, self._checked = text[self._checked:], len(text)
+        saved = self.allow_errors
+        self.allow_errors = saved or self._allow_errors_once
+        self._allow_errors_once = False
+        try:
+            problems = self.log_problems(new)
+        finally:
+            self.allow_errors = saved
+        if problems:
+            raise AssertionError(
+                "unexpected log lines during this test:\n  "
+                + "\n  ".join(problems))
+
+    def allow_errors_in_this_test(self):
+        """On a shared server: [error] lines are expected during the
+        current test only."""
+        self._allow_errors_once = True
+
     def check_clean(self):
         """Teardown checks: exit code, no unexpected alert/crit lines, no
         sanitizer reports, no unexpected respawn."""
@@ -559,14 +603,10 @@ class Server:
                 and self.returncode != self.expected_exit:
             problems.append(f"exit code {self.returncode}, expected "
                             f"{self.expected_exit}")
-        text = self.log_text() + self.stdout_text()
-        for line in text.splitlines():
-            if SANITIZER_RE.search(line):
-                problems.append(f"sanitizer: {line}")
-            m = LOG_LINE_RE.match(line)
-            if m and m.group(1) in ("alert", "crit"):
-                if not any(rx.search(line) for rx in self.allowed_log):
-                    problems.append(f"unexpected: {line}")
+        problems += self.log_problems(self.log_text()[self._checked:])
+        problems += self.log_problems(
+            "\n".join(line for line in self.stdout_text().splitlines()
+                      if SANITIZER_RE.search(line)))
         if not self.allow_respawn and isinstance(self.workers, int) \
                 and self.workers > 0:
             n = self.started_count()
@@ -592,6 +632,8 @@ def server(tmp_path, request):
         s = Server(tmp_path, config, args=args,
                    name=name or f"server{len(made)}", env=env,
                    use_config=use_config, cwd=cwd)
+        s.allow_errors = not getattr(request.module, "AM_STRICT_ERRORS",
+                                     False)
         made.append(s)
         if start:
             s.start()
@@ -621,15 +663,42 @@ def test_dir(tmp_path):
     return tmp_path
 
 
+SHARED = []  # module-scoped servers alive now
+
+
+@pytest.fixture(autouse=True)
+def _shared_server_log_check():
+    """Blame unexpected log lines of a shared (module-scoped) server on the
+    test during which they appeared."""
+    for s in SHARED:
+        s._checked = len(s.log_text())
+    yield
+    if SHARED:
+        time.sleep(0.05)  # lines logged just after the last response
+    errors = []
+    for s in list(SHARED):
+        try:
+            s.check_new_log()
+        except AssertionError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
 @contextlib.contextmanager
-def running(tmp, config=None, **kw):
+def running(tmp, config=None, strict_errors=False, **kw):
     """A started Server for a module-scoped fixture; stopped and checked
-    on exit like the function-scoped `server` fixture."""
+    on exit like the function-scoped `server` fixture. strict_errors:
+    fail on any [error] line."""
     s = Server(tmp, config, **kw)
+    s.allow_errors = not strict_errors
     try:
         s.start()
+        SHARED.append(s)
         yield s
     finally:
+        if s in SHARED:
+            SHARED.remove(s)
         try:
             if s.proc is not None:
                 s.stop(timeout=15)

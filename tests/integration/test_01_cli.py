@@ -10,6 +10,10 @@ import pytest
 from conftest import APPS, BIN, free_port, run_bin, yaml_dump
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 def write(tmp_path, text, name="server.yaml"):
     p = tmp_path / name
     p.write_text(text)

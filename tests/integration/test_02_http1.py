@@ -18,9 +18,13 @@ from conftest import raw, running, wait_until
 from httpraw import LAST_CHUNK, IncompleteResponse, chunk, request
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    with running(tmp_path_factory.mktemp("h1")) as s:
+    with running(tmp_path_factory.mktemp("h1"), strict_errors=True) as s:
         yield s
 
 
@@ -36,7 +40,8 @@ def limited(tmp_path_factory):
         "timeouts": {"keepalive": "1s", "header_read": "1s",
                      "body_read": "1s", "write": "1s"},
     }
-    with running(tmp_path_factory.mktemp("h1lim"), cfg) as s:
+    with running(tmp_path_factory.mktemp("h1lim"), cfg,
+                 strict_errors=True) as s:
         yield s
 
 
@@ -417,7 +422,7 @@ def test_content_length_and_chunked_closes(srv):
 
 def test_bad_chunk_size(srv):
     with raw(srv) as c:
-        c.send(request("POST", "/echo",
+        c.send(request("POST", "/read-record?id=badchunk",
                        headers=[("Transfer-Encoding", "chunked")])
                + b"zz\r\nhello\r\n0\r\n\r\n")
         try:
@@ -491,8 +496,9 @@ def test_body_over_limit_chunked(limited):
     # asgimaster.yaml(5): a chunked body that grows past body_size is cut
     # off and the client gets 413 when no response has started.
     data = b"x" * 65536
+    key = f"chunked413-{time.monotonic_ns()}"
     with raw(limited) as c:
-        c.send(request("POST", "/echo",
+        c.send(request("POST", f"/read-record?id={key}",
                        headers=[("Transfer-Encoding", "chunked")]))
         try:
             for _ in range(20):  # 1.25 MiB > 1 MiB
@@ -507,6 +513,16 @@ def test_body_over_limit_chunked(limited):
         r = c.read_response()
         assert r.status == 413
         assert c.is_closed()
+    # ...and the application receives http.disconnect.
+    import httpx
+    import json
+
+    def recorded():
+        r = httpx.get(f"{limited.url}/result?id={key}", timeout=10)
+        return json.loads(r.text) if r.status_code == 200 else None
+
+    types = wait_until(recorded, 10, 0.1)
+    assert types and types[-1] == "http.disconnect", types
 
 
 def test_body_at_limit_accepted(limited):
@@ -647,7 +663,9 @@ def _send_quietly(c, data):
         pass
 
 
-def test_keepalive_after_500(srv):
+def test_keepalive_after_500(server):
+    srv = server()
+    srv.allow_errors = True
     with raw(srv) as c:
         assert get(c, "/raise-before").status == 500
         try:

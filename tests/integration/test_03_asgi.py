@@ -14,10 +14,14 @@ from conftest import LOG_LINE_RE, raw, running, wait_until
 from httpraw import LAST_CHUNK, IncompleteResponse, chunk, request
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     with running(tmp_path_factory.mktemp("asgi"),
-                 {"root_path": "/api"}) as s:
+                 {"root_path": "/api"}, strict_errors=True) as s:
         yield s
 
 
@@ -291,6 +295,7 @@ def test_send_error_reraised_is_not_logged_as_error(srv):
 
 
 def test_exception_before_start_gives_500_and_traceback(srv):
+    srv.allow_errors_in_this_test()
     pid = worker_pid(srv)
     r = httpx.get(f"{srv.url}/raise-before", timeout=10)
     assert r.status_code == 500
@@ -311,6 +316,7 @@ def test_exception_before_start_gives_500_and_traceback(srv):
 
 
 def test_exception_after_start_closes_without_last_chunk(srv):
+    srv.allow_errors_in_this_test()
     pid = worker_pid(srv)
     with raw(srv) as c:
         c.send(request("GET", "/raise-after"))
@@ -325,6 +331,7 @@ def test_exception_after_start_closes_without_last_chunk(srv):
 
 
 def test_return_without_response_gives_500(srv):
+    srv.allow_errors_in_this_test()
     pid = worker_pid(srv)
     r = httpx.get(f"{srv.url}/return-early", timeout=10)
     assert r.status_code == 500
@@ -332,6 +339,7 @@ def test_return_without_response_gives_500(srv):
 
 
 def test_short_body_closes_connection(srv):
+    srv.allow_errors_in_this_test()
     # Content-Length 10 but 5 bytes: the client must not wait forever.
     with raw(srv) as c:
         c.send(request("GET", "/short-body"))
@@ -344,6 +352,7 @@ def test_short_body_closes_connection(srv):
     "header-name-str", "header-shape", "header-crlf", "not-dict",
 ])
 def test_invalid_message_gives_500(srv, kind):
+    srv.allow_errors_in_this_test()
     pid = worker_pid(srv)
     before = len(srv.log_lines("error"))
     with raw(srv) as c:
@@ -359,6 +368,7 @@ def test_invalid_message_gives_500(srv, kind):
 
 
 def test_invalid_body_type_after_start(srv):
+    srv.allow_errors_in_this_test()
     # start was valid, the body is a str: nothing was sent yet, so 500,
     # or the connection closes; never a 200 with a body.
     pid = worker_pid(srv)
@@ -373,6 +383,7 @@ def test_invalid_body_type_after_start(srv):
 
 
 def test_many_failures_then_still_serving(srv):
+    srv.allow_errors_in_this_test()
     pid = worker_pid(srv)
     for _ in range(20):
         assert httpx.get(f"{srv.url}/raise-before",

@@ -14,24 +14,28 @@ from conftest import running
 from httpraw import request
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 @pytest.fixture(scope="module")
 def star(tmp_path_factory):
     with running(tmp_path_factory.mktemp("star"),
-                 {"app": "starlette_app:app"}) as s:
+                 {"app": "starlette_app:app"}, strict_errors=True) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory):
     with running(tmp_path_factory.mktemp("fast"),
-                 {"app": "fastapi_app:app"}) as s:
+                 {"app": "fastapi_app:app"}, strict_errors=True) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def aio(tmp_path_factory):
     with running(tmp_path_factory.mktemp("aio"),
-                 {"app": "asyncio_app:app"}) as s:
+                 {"app": "asyncio_app:app"}, strict_errors=True) as s:
         yield s
 
 

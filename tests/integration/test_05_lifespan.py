@@ -9,6 +9,10 @@ import httpx
 import pytest
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 def read_shutdown(tmp_path):
     files = sorted(tmp_path.glob("shutdown-*.json"))
     return [json.loads(f.read_text()) for f in files]
@@ -87,6 +91,7 @@ def test_lifespan_auto_tolerates_unsupported_app(server):
 def test_lifespan_on_unsupported_app_fails_boot(server):
     s = server({"app": "lifespan_unsupported:app", "lifespan": "on"},
                start=False)
+    s.allow_errors = True
     s.expected_exit = 1
     s.allow_respawn = True
     s.expect_log(r"\[crit\] .*worker \d+ \(slot \d+\) exited")

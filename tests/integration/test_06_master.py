@@ -20,6 +20,10 @@ from conftest import (BIN, ROOT, children_of, free_port, have_ipv6,
 from httpraw import IncompleteResponse, request
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 def get(s, path="/", timeout=10):
     return httpx.get(f"{s.url}{path}", timeout=timeout)
 
@@ -231,6 +235,7 @@ def test_stop_leaves_no_worker_behind(server):
 ])
 def test_boot_failure_exits_1(server, app, needle):
     s = server({"app": app, "workers": 2}, start=False)
+    s.allow_errors = True  # the import traceback
     s.expected_exit = 1
     s.allow_respawn = True
     s.expect_log(r"\[crit\] .*worker \d+ \(slot \d+\) exited")
@@ -248,6 +253,7 @@ def test_boot_failure_exits_1(server, app, needle):
 
 def test_boot_failure_traceback_names_the_module(server):
     s = server({"app": "broken_import:app"}, start=False)
+    s.allow_errors = True
     s.expected_exit = 1
     s.allow_respawn = True
     s.expect_log(r"\[crit\] .*exited")
@@ -358,6 +364,7 @@ def fd_count(pid):
 
 def test_no_fd_growth_in_worker(server):
     s = server({"workers": 1})
+    s.allow_errors = True  # /raise-before
     (pid,) = s.worker_pids().values()
     for _ in range(5):
         get(s)

@@ -8,6 +8,10 @@ import httpx
 
 from conftest import LOG_LINE_RE, wait_until
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 COMBINED_RE = re.compile(
     r'^(?P<addr>\S+) - (?P<user>\S+) \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:'
     r'\d\d [+-]\d{4})\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
@@ -17,6 +21,7 @@ COMBINED_RE = re.compile(
 
 def test_every_error_log_line_has_the_prefix(server):
     s = server({"workers": 2, "log": {"level": "info"}})
+    s.allow_errors = True
     httpx.get(f"{s.url}/", timeout=10)
     httpx.get(f"{s.url}/raise-before", timeout=10)
     s.wait_log(r"boom-before-start")
@@ -102,6 +107,7 @@ def test_access_log_common_format(server, tmp_path):
 def test_access_log_failed_request_logged(server, tmp_path):
     access = tmp_path / "access.log"
     s = server({"log": {"access_log": str(access)}})
+    s.allow_errors = True
     httpx.get(f"{s.url}/raise-before", timeout=10)
     assert wait_until(lambda: access.exists() and access.read_text(), 5)
     m = COMBINED_RE.match(access.read_text().splitlines()[0])
@@ -151,6 +157,7 @@ def test_client_errors_logged_at_info(server):
 
 def test_app_traceback_has_error_level(server):
     s = server()
+    s.allow_errors = True
     httpx.get(f"{s.url}/raise-before", timeout=10)
     s.wait_log(r"\[error\] \d+#1: .*boom-before-start")
 

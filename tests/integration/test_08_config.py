@@ -10,6 +10,10 @@ import pytest
 from conftest import APPS
 
 
+# Any [error] line fails a test unless it sets allow_errors.
+AM_STRICT_ERRORS = True
+
+
 def test_chdir_is_the_cwd_of_the_app(server):
     s = server({"app": "pp_app:app", "chdir": str(APPS / "pp")})
     r = httpx.get(f"{s.url}/", timeout=10)
