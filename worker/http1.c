@@ -840,13 +840,30 @@ http1_on_message_complete(http_parser *p)
     return 0;
 }
 
+/* A request line names HTTP/1.x before its end (RFC 9112 §3). */
+static int
+http1_looks_http1(const char *p, size_t len)
+{
+    const char *eol = memchr(p, '\n', len);
+    size_t n = eol ? (size_t)(eol - p) : len;
+
+    for (size_t i = 0; i + 7 <= n; i++) {
+        if (memcmp(p + i, "HTTP/1.", 7) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Feed buffered input to the parser while the current request allows. */
 static void
 http1_process(http1_t *h)
 {
     am_conn_t *c = h->c;
     enum http_errno err;
-    size_t n, len;
+    size_t n, len, firstlen = 0;
+    char firstline[256];
+    int first;
 
     while (!c->closed && !c->closing && am_buf_size(&c->rbuf) > 0) {
         if (h->message_done) {
@@ -867,6 +884,12 @@ http1_process(http1_t *h)
         /* Bounded chunks so a body buffer limit is not overshot by much. */
         if (h->req && !h->discarding && len > conf->limit_body_buffer) {
             len = am_max(conf->limit_body_buffer, (size_t)4096);
+        }
+        first = h->requests == 0 && !h->in_request;
+        if (first) {
+            /* Kept to judge a broken first line (see below). */
+            firstlen = am_min(len, sizeof(firstline));
+            memcpy(firstline, c->rbuf.data + c->rbuf.pos, firstlen);
         }
         n = http_parser_execute(&h->parser, &http1_settings,
                                 c->rbuf.data + c->rbuf.pos, len);
@@ -900,6 +923,18 @@ http1_process(http1_t *h)
 
             if (status == 0) {
                 status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
+            }
+            if (err == HPE_INVALID_METHOD && first && c->listen->http2 &&
+                c->tls == NULL && !http1_looks_http1(firstline, firstlen)) {
+                /* The first bytes of a cleartext connection are neither an
+                 * HTTP/1.x request line nor the HTTP/2 preface: answer as
+                 * HTTP/2 does to a broken preface (RFC 9113 §3.4: GOAWAY
+                 * PROTOCOL_ERROR). A line ending in HTTP/1.x gets 400. */
+                am_log(AM_LOG_INFO, 0, "*%llu invalid connection preface",
+                       (unsigned long long)c->id);
+                am_http2_goaway_raw(c, 1 /* PROTOCOL_ERROR */);
+                am_conn_close_after_flush(c);
+                return;
             }
             am_log(AM_LOG_INFO, 0, "*%llu bad request: %s (%d)",
                    (unsigned long long)c->id, http_errno_description(err),

@@ -76,6 +76,7 @@ struct h2_stream_s {
     unsigned app_done : 1;
     unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
     unsigned logged : 1;
+    int32_t window_before; /* our send window when a SETTINGS began */
 };
 
 struct http2_s {
@@ -83,6 +84,10 @@ struct http2_s {
     nghttp2_session *session;
     h2_stream_t *streams;
     size_t nstreams;
+    int32_t max_opened; /* highest client stream id opened */
+    int32_t recent[64]; /* recently opened ids, for late trailers */
+    size_t nrecent;
+    uint32_t peer_window; /* the peer's SETTINGS_INITIAL_WINDOW_SIZE */
     unsigned goaway_final : 1;
     unsigned closing : 1;
     am_timer_t goaway_timer;
@@ -280,7 +285,70 @@ h2_on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
     }
     s = h2_stream_create(h2, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
+    if (frame->hd.stream_id > h2->max_opened) {
+        h2->max_opened = frame->hd.stream_id;
+    }
+    h2->recent[h2->nrecent++ % am_nitems(h2->recent)] = frame->hd.stream_id;
     return 0;
+}
+
+/* Runs on each frame header, before nghttp2 acts on the frame: checks
+ * nghttp2 leaves to the application. */
+static int
+h2_on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
+                  void *user_data)
+{
+    http2_t *h2 = user_data;
+    h2_stream_t *s;
+    size_t i;
+
+    if (hd->type == NGHTTP2_HEADERS && (hd->stream_id & 1) &&
+        hd->stream_id < h2->max_opened &&
+        nghttp2_session_find_stream(session, hd->stream_id) == NULL) {
+        /* RFC 9113 §5.1.1: a new stream id lower than one already used is
+         * a connection error PROTOCOL_ERROR. Trailers of a stream we reset
+         * a moment ago are not new: the recent ids say which. */
+        for (i = 0; i < am_min(h2->nrecent, am_nitems(h2->recent)); i++) {
+            if (h2->recent[i] == hd->stream_id) {
+                return 0;
+            }
+        }
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+        return 0;
+    }
+    if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
+        for (s = h2->streams; s != NULL; s = s->next) {
+            s->window_before =
+                nghttp2_session_get_stream_remote_window_size(session, s->id);
+        }
+    }
+    return 0;
+}
+
+/* RFC 9113 §6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change that takes any
+ * stream window past 2^31-1 is a connection error FLOW_CONTROL_ERROR
+ * (nghttp2 resets only the stream). */
+static void
+h2_check_window_change(http2_t *h2, const nghttp2_settings *f)
+{
+    h2_stream_t *s;
+    int64_t delta;
+    size_t i;
+
+    for (i = 0; i < f->niv; i++) {
+        if (f->iv[i].settings_id != NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) {
+            continue;
+        }
+        delta = (int64_t)f->iv[i].value - (int64_t)h2->peer_window;
+        h2->peer_window = f->iv[i].value;
+        for (s = h2->streams; s != NULL && delta > 0; s = s->next) {
+            if ((int64_t)s->window_before + delta > 0x7fffffff) {
+                nghttp2_session_terminate_session(h2->session,
+                                                  NGHTTP2_FLOW_CONTROL_ERROR);
+                return;
+            }
+        }
+    }
 }
 
 static int
@@ -470,6 +538,11 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     h2_stream_t *s;
     int status;
 
+    if (frame->hd.type == NGHTTP2_SETTINGS &&
+        !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+        h2_check_window_change(h2, &frame->settings);
+        return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
         return 0;
     }
@@ -1021,8 +1094,8 @@ h2_resp_finish(void *stream, int complete)
 
 /* Connection. */
 
-static void
-http2_goaway_raw(am_conn_t *c, uint32_t error)
+void
+am_http2_goaway_raw(am_conn_t *c, uint32_t error)
 {
     /* RFC 9113 §3.4, §6.8: an invalid preface is a connection error of
      * type PROTOCOL_ERROR; nghttp2 cannot frame it from a failed session. */
@@ -1088,7 +1161,7 @@ http2_on_read(am_conn_t *c, int eof)
             am_log(AM_LOG_INFO, 0, "*%llu HTTP/2 error: %s",
                    (unsigned long long)c->id, nghttp2_strerror((int)n));
             if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-                http2_goaway_raw(c, NGHTTP2_PROTOCOL_ERROR);
+                am_http2_goaway_raw(c, NGHTTP2_PROTOCOL_ERROR);
             } else {
                 http2_flush(h2); /* the GOAWAY nghttp2 queued */
             }
@@ -1180,6 +1253,7 @@ http2_create(am_conn_t *c)
     int rv;
 
     h2->c = c;
+    h2->peer_window = 65535;
     h2->goaway_timer.handler = http2_on_goaway_timer;
     h2->goaway_timer.data = h2;
     if (nghttp2_session_server_new2(&h2->session, h2_callbacks, h2,
@@ -1329,6 +1403,8 @@ am_http2_init(am_conf_t *c)
                                                            h2_on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(h2_callbacks,
                                                          h2_on_frame_send);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(h2_callbacks,
+                                                          h2_on_begin_frame);
 
     /* The app re-opens windows as it reads (nghttp2_session_consume). */
     nghttp2_option_set_no_auto_window_update(h2_option, 1);

@@ -23,6 +23,10 @@ int am_http2_attach(am_conn_t *c);
 int am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
                      const am_asgi_head_t *head);
 
+/* Queue a GOAWAY frame (last stream 0) without a session: the answer to
+ * an invalid connection preface (RFC 9113 §3.4). */
+void am_http2_goaway_raw(am_conn_t *c, uint32_t error);
+
 /* 1 when buf (len bytes) starts like the client connection preface; *full
  * is set when all 24 bytes are there. */
 int am_http2_is_preface(const char *buf, size_t len, int *full);
