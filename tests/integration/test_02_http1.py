@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import raw, running, wait_until
+from conftest import free_port, raw, running, wait_until
 from httpraw import LAST_CHUNK, IncompleteResponse, chunk, request
 
 
@@ -289,6 +289,31 @@ def test_bodiless_status(srv, code):
         assert r.status == 200 and r.body == b"hello"
 
 
+@pytest.mark.parametrize("code", [204, 304])
+def test_bodiless_status_drops_app_body(srv, code):
+    # RFC 9110 15.3.5/15.4.5: 204 and 304 have no content, even when the
+    # app passes one.
+    with raw(srv) as c:
+        r = get(c, f"/status?code={code}&body=oops")
+        assert r.status == code
+        r = get(c, "/")
+        assert r.status == 200 and r.body == b"hello"
+
+
+def test_empty_response_without_length_keeps_connection(srv):
+    with raw(srv) as c:
+        r = get(c, "/status?code=200")
+        assert r.status == 200 and r.body == b""
+        assert get(c, "/").body == b"hello"
+
+
+def test_head_on_empty_response(srv):
+    with raw(srv) as c:
+        r = get(c, "/status?code=200&body=abc", method="HEAD")
+        assert r.status == 200
+        assert get(c, "/").body == b"hello"
+
+
 # ------------------------------------------------------------ Date, Server
 
 
@@ -368,7 +393,21 @@ def test_large_response_slow_reader(srv):
 
 
 def test_garbage_gets_400(srv):
+    # A broken request line that still names HTTP/1.x is an HTTP/1 client's.
     with raw(srv) as c:
+        c.send(b"GARB@GE!!\x01\x02 / HTTP/1.1\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 400
+        assert c.is_closed()
+
+
+def test_garbage_without_http2_gets_400(server):
+    # With http2 off the listener is HTTP/1 only: any garbage gets 400. (With
+    # it on, first bytes that are neither HTTP/1.x nor the preface get an
+    # HTTP/2 GOAWAY: see test_11_h2_conformance.test_3_4_invalid_preface.)
+    port = free_port()
+    s = server({"listen": [{"address": f"127.0.0.1:{port}", "http2": False}]})
+    with raw(s) as c:
         c.send(b"GARBAGE!!\x01\x02 \r\n\r\n")
         r = c.read_response()
         assert r.status == 400

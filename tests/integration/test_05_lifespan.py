@@ -128,3 +128,20 @@ def test_lifespan_counts_once_per_worker(server):
     s = server({"lifespan": "on"})
     r = httpx.get(f"{s.url}/lifespan-count", timeout=10).json()
     assert r == {"startup": 1, "shutdown": 0}
+
+
+def test_shutdown_after_inflight_requests(server, tmp_path):
+    # lifespan.rst: lifespan.shutdown is sent once the server has stopped
+    # accepting and closed all active connections.
+    from conftest import raw
+    from httpraw import request
+    import signal
+    s = server({"app": "lifespan_state:app", "lifespan": "on"})
+    with raw(s) as c:
+        c.send(request("GET", "/slow"))
+        time.sleep(0.3)
+        s.send_signal(signal.SIGTERM)
+        assert c.read_response().status == 200
+    assert s.wait_exit(10) == 0
+    (d,) = read_shutdown(tmp_path)
+    assert d["events"] == ["slow-done", "shutdown"]

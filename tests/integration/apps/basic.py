@@ -9,7 +9,7 @@ Routes (GET unless said; query parameters in brackets):
   /stream-echo      answers each body chunk as it arrives (chunked response)
   /nolength         3 body parts without Content-Length [n=size of each]
   /big              [n] bytes without Content-Length, 64 KiB sends
-  /status           empty response with status [code]
+  /status           status [code], body [body] (default empty)
   /headers          duplicate set-cookie and custom headers
   /noread           responds 200 without reading the body
   /slow             responds after [s] seconds
@@ -195,7 +195,8 @@ async def app(scope, receive, send):
             hs.append((b"etag", b'"v1"'))
         await send({"type": "http.response.start", "status": code,
                     "headers": hs})
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body",
+                    "body": args.get("body", "").encode()})
         return
 
     if path == "/headers":

@@ -3,12 +3,15 @@ copy, shutdown writes the lifespan's own state to $AM_TEST_DIR.
 
   /state    JSON: the request's state (items list identity checked)
   /mutate   assigns top-level keys and appends to the shared list
+  /slow     answers after 1.5 s (shutdown must come after it)
 """
 
+import asyncio
 import json
 import os
 
 SHARED_LIST = []
+EVENTS = []  # "slow-done", "shutdown" in the order they happened
 
 
 async def app(scope, receive, send):
@@ -24,12 +27,14 @@ async def app(scope, receive, send):
                     state["lifespan_asgi"] = scope.get("asgi")
                 await send({"type": "lifespan.startup.complete"})
             elif m["type"] == "lifespan.shutdown":
+                EVENTS.append("shutdown")
                 path = os.path.join(os.environ["AM_TEST_DIR"],
                                     f"shutdown-{os.getpid()}.json")
                 with open(path, "w") as f:
                     json.dump({"state": {k: v for k, v in (state or {}).items()
                                          if k != "items"},
                                "items": list(SHARED_LIST),
+                               "events": EVENTS,
                                "had_state": state is not None}, f)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -38,6 +43,9 @@ async def app(scope, receive, send):
         if not m.get("more_body"):
             break
     state = scope.get("state")
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.5)
+        EVENTS.append("slow-done")
     if scope["path"] == "/mutate":
         state["name"] = "changed-by-request"
         state["added"] = "by-request"
