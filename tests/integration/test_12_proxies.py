@@ -62,6 +62,10 @@ defaults
     http-reuse always
 frontend fe
     bind 127.0.0.1:{port}
+    # HAProxy 2.6 sends ":scheme: https" to an h2 server even for a
+    # cleartext frontend; X-Forwarded-Proto from a trusted proxy says what
+    # the client really used (README's HAProxy snippet does the same).
+    http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]
     default_backend be
 backend be
     server s1 127.0.0.1:{up} proto h2
@@ -109,6 +113,7 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_buffering off;
             proxy_request_buffering off;
         }}
