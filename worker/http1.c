@@ -965,6 +965,12 @@ http1_on_read(am_conn_t *c, int eof)
          * its request line still goes to HTTP/2, which answers GOAWAY
          * PROTOCOL_ERROR (§3.4). */
         n = am_min(am_buf_size(&c->rbuf), sizeof(pri) - 1);
+        if (n == 0) {
+            if (eof) {
+                am_conn_close(c);
+            }
+            return;
+        }
         if (memcmp(c->rbuf.data + c->rbuf.pos, pri, n) == 0) {
             if (n < sizeof(pri) - 1) {
                 if (eof) {
