@@ -15,11 +15,16 @@ set -euo pipefail
 
 BUILD_PKGS=(gcc make pkg-config libnghttp2-dev libssl-dev libhttp-parser-dev
     libyaml-dev python3-dev)
-TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-starlette
-    python3-fastapi python3-pydantic python3-anyio python3-multipart curl
-    mandoc)
+TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-hpack
+    python3-hyperframe python3-starlette python3-fastapi python3-pydantic
+    python3-anyio python3-multipart curl mandoc openssl binutils
+    nghttp2-client haproxy caddy nginx-light)
 BENCH_PKGS=(wrk python3-uvicorn python3-httptools python3-hypercorn
-    nghttp2-client)
+    nghttp2-client openssl)
+# The proxies the tests start themselves; their packages must not start a
+# system service on install (a policy-rc.d forbids it meanwhile).
+SERVICE_PKGS=" haproxy caddy nginx-light "
+
 
 usage() {
     echo "usage: $0 [--test] [--bench]" >&2
@@ -74,6 +79,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+policy=
+for p in "${missing[@]}"; do
+    case "$SERVICE_PKGS" in
+    *" $p "*) policy=1 ;;
+    esac
+done
+if [ -n "$policy" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d \
+        >/dev/null
+    "${SUDO[@]}" chmod 0755 /usr/sbin/policy-rc.d
+    trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 echo "install-deps: apt-get update"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
 for p in "${missing[@]}"; do
