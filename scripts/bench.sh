@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: `make bench`. Serves conf/bench_app.py with asgimaster
-# (one worker) and, in the same run, with uvicorn from Debian (httptools,
-# asyncio loop; uvloop too when it is installed), and loads each with wrk.
-# The server is pinned to core 0 and wrk to core 1. Prints requests/s, p99
-# latency, wrk's own CPU use (a saturated client caps what can be measured)
-# and the asgimaster/uvicorn ratio.
+# (one worker) and, in the same run, with other servers from Debian, one
+# worker each, and loads each one:
+#   - HTTP/1.1 with wrk: asgimaster and uvicorn (httptools, asyncio loop;
+#     uvloop too when it is installed);
+#   - HTTP/2 with h2load -c 64 -m 16: asgimaster and hypercorn, over h2c
+#     with prior knowledge (http://) and over TLS with ALPN h2 (https://,
+#     a test certificate from scripts/gen-cert.sh);
+#   - a 1 MiB response streamed in 64 KiB chunks (conf/bench_stream_app.py)
+#     from asgimaster, with h2load over HTTP/1.1 and over h2c, the same
+#     number of connections and one request in flight on each.
+# The server is pinned to core 0 and the client to core 1. Prints
+# requests/s, latency (wrk: p99; h2load: mean time for request), MiB/s
+# where it matters, the client's own CPU use (a saturated client caps what
+# can be measured) and the asgimaster/uvicorn, asgimaster/hypercorn and
+# HTTP/2 / HTTP/1.1 ratios.
 #
 # Environment: ASGIMASTER_BIN (default ./asgimaster), BENCH_DURATION (10s),
-# BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_PORT (first of the ports
-# used, default 18080), BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1).
+# BENCH_WARMUP (2s), BENCH_CONNECTIONS (64), BENCH_STREAMS (16, h2load -m),
+# BENCH_STREAM_CONNECTIONS (16, for the 1 MiB response), BENCH_PORT (first
+# of the ports used, default 18080), BENCH_SERVER_CPU (0),
+# BENCH_CLIENT_CPU (1).
 #
 # Every step is bounded in time; servers are stopped by PID. Sections are
-# functions so HTTP/2 (h2load) runs can be added beside the HTTP/1.1 ones.
+# functions, one per server and protocol.
 # SPDX-License-Identifier: BSD-2-Clause
 
 set -uo pipefail
@@ -24,6 +36,8 @@ PYTHON=/usr/bin/python3
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
+STREAMS=${BENCH_STREAMS:-16}
+STREAM_CONNECTIONS=${BENCH_STREAM_CONNECTIONS:-16}
 PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
@@ -32,7 +46,7 @@ STOP_TIMEOUT=15  # seconds for a server to exit and free its port
 
 TMP=$(mktemp -d /tmp/asgimaster-bench.XXXXXX)
 SERVER_PID=
-RESULTS=() # "name|rps|p99|client_cpu"
+RESULTS=() # "name|rps|latency|client_cpu|MiB/s"
 FAILED=0
 
 # shellcheck disable=SC2317 # called by the EXIT trap
@@ -97,30 +111,35 @@ wait_port_free() { # port
 }
 
 # Start a server in the background, pinned; sets SERVER_PID. $1 is the
-# port, the rest the command. Output goes to $TMP/server.log.
+# port (or several, comma-separated: all must listen), the rest the
+# command. Output goes to $TMP/server.log.
 server_start() {
-    local port=$1
+    local ports=$1 port
     shift
-    if port_is_busy "$port"; then
-        log "port $port is already in use"
-        return 1
-    fi
+    for port in ${ports//,/ }; do
+        if port_is_busy "$port"; then
+            log "port $port is already in use"
+            return 1
+        fi
+    done
     "${PIN_SERVER[@]}" "$@" >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
-    if ! wait_port_open "$port" "$SERVER_PID"; then
-        log "server did not start listening on $port; its output:"
-        sed 's/^/    /' "$TMP/server.log" >&2
-        server_stop "$port"
-        return 1
-    fi
+    for port in ${ports//,/ }; do
+        if ! wait_port_open "$port" "$SERVER_PID"; then
+            log "server did not start listening on $port; its output:"
+            sed 's/^/    /' "$TMP/server.log" >&2
+            server_stop "$ports"
+            return 1
+        fi
+    done
     # The master listens before its worker is ready: give it a moment.
     sleep 0.5
 }
 
 # Stop the server started last: SIGTERM by PID, SIGKILL after
-# STOP_TIMEOUT, then wait for its port to be free.
-server_stop() { # port
-    local i
+# STOP_TIMEOUT, then wait for its port(s) to be free.
+server_stop() { # port[,port...]
+    local i port rc=0
     if [ -z "$SERVER_PID" ]; then
         return 0
     fi
@@ -135,7 +154,10 @@ server_stop() { # port
     fi
     wait "$SERVER_PID" 2>/dev/null
     SERVER_PID=
-    wait_port_free "$1"
+    for port in ${1//,/ }; do
+        wait_port_free "$port" || rc=1
+    done
+    return $rc
 }
 
 # Seconds in a wrk duration ("10s", "2m", "30") for the time bound.
@@ -181,7 +203,7 @@ h1_load() { # name url
         sed 's/^/    /' "$out" >&2
         return 1
     fi
-    RESULTS+=("$name|$rps|${p99:-?}|$cpu")
+    RESULTS+=("$name|$rps|p99 ${p99:-?}|$cpu|")
     printf '%-34s %10s req/s   p99 %9s   wrk CPU %5s\n' \
         "$name" "$rps" "${p99:-?}" "$cpu"
 }
@@ -229,9 +251,157 @@ bench_uvicorn_h1() { # loop
         --no-access-log --log-level warning --lifespan off bench_app:app
 }
 
-# HTTP/2 sections (h2load against h2c prior knowledge) go here once the
-# worker speaks HTTP/2: bench_asgimaster_h2, bench_hypercorn_h2, each
-# calling an h2_load() that parses h2load's "finished in ... req/s" line.
+# Load with h2load (HTTP/2, or HTTP/1.1 with --h1): warm-up and
+# measurement in one bounded run (--warm-up-time, then -D). Checks that the
+# protocol h2load negotiated is the one wanted (h2c, h2 or http/1.1) and
+# that every request succeeded. Appends to RESULTS. $1 name, $2 expected
+# protocol, $3 URL, the rest extra h2load arguments (-c, -m, --h1).
+h2_load() {
+    local name=$1 proto=$2 url=$3 out="$TMP/h2load.out" tm="$TMP/h2load.time"
+    local limit rps mibs mean cpu user sys elapsed got failed non2xx
+    shift 3
+    limit=$(($(duration_seconds "$DURATION") + $(duration_seconds "$WARMUP") + 30))
+
+    if ! timeout "$limit" /usr/bin/time -f '%U %S %e' -o "$tm" \
+        "${PIN_CLIENT[@]}" h2load -t 1 "$@" -D "$DURATION" \
+        --warm-up-time "$WARMUP" "$url" >"$out" 2>&1; then
+        log "$name: h2load failed:"
+        grep -v '^progress:' "$out" | sed 's/^/    /' >&2
+        return 1
+    fi
+    got=$(awk '/^Application protocol:/ { print $3 }' "$out")
+    if [ "$got" != "$proto" ]; then
+        log "$name: h2load negotiated '${got:-nothing}', not $proto:"
+        grep -v '^progress:' "$out" | sed 's/^/    /' >&2
+        return 1
+    fi
+    # finished in 12.00s, 40602.67 req/s, 1.55MB/s (h2load's units are
+    # powers of 1024); req/s and bytes/s count the measurement only.
+    rps=$(awk '/^finished in/ { printf "%.0f", $4 }' "$out")
+    mibs=$(awk '/^finished in/ {
+        v = $6; sub(/\/s$/, "", v); n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "GB") n *= 1024; else if (u == "KB") n /= 1024;
+        else if (u == "B") n /= 1048576;
+        printf "%.0f", n }' "$out")
+    mean=$(awk '/^time for request:/ { print $6 }' "$out")
+    failed=$(awk '/^requests:/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^(failed|errored|timeout),?$/) s += $(i - 1)
+        print s + 0 }' "$out")
+    non2xx=$(awk '/^status codes:/ { print $5 + $7 + $9 }' "$out")
+    read -r user sys elapsed <"$tm"
+    cpu=$(awk -v u="$user" -v s="$sys" -v e="$elapsed" \
+        'BEGIN { if (e > 0) printf "%.0f%%", (u + s) / e * 100; else print "?" }')
+    if [ "${failed:-0}" -gt 0 ]; then
+        log "$name: $failed requests failed, errored or timed out"
+    fi
+    if [ "${non2xx:-0}" -gt 0 ]; then
+        log "$name: $non2xx non-2xx responses"
+    fi
+    if [ -z "$rps" ]; then
+        log "$name: could not read h2load's output:"
+        grep -v '^progress:' "$out" | sed 's/^/    /' >&2
+        return 1
+    fi
+    RESULTS+=("$name|$rps|mean ${mean:-?}|$cpu|$mibs")
+    printf '%-34s %10s req/s  mean %9s  h2load CPU %5s  %6s MiB/s\n' \
+        "$name" "$rps" "${mean:-?}" "$cpu" "${mibs:-?}"
+}
+
+# The test certificate for TLS listeners, made once per run.
+make_cert() {
+    if [ ! -s "$TMP/certs/server.pem" ]; then
+        scripts/gen-cert.sh "$TMP/certs" >/dev/null || return 1
+    fi
+}
+
+# One config for asgimaster, one worker: $1 app module, $2 cleartext
+# port, $3 TLS port (none when empty). Prints the file's path.
+asgimaster_conf() {
+    local conf="$TMP/$1.yaml"
+    {
+        cat <<YAML
+app: "$1:app"
+chdir: $ROOT/conf
+workers: 1
+lifespan: "off"
+log:
+  level: warn
+  access_log: "off"
+listen:
+  - 127.0.0.1:$2
+YAML
+        if [ -n "$3" ]; then
+            cat <<YAML
+  - address: 127.0.0.1:$3
+    tls:
+      certificate: $TMP/certs/server.pem
+      key: $TMP/certs/server.key
+YAML
+        fi
+    } >"$conf"
+    echo "$conf"
+}
+
+# HTTP/2 on one server: h2c with prior knowledge on $2, h2 over TLS on $3.
+# $1 is the name, the rest the server command.
+h2_bench() {
+    local name=$1 port=$2 tls_port=$3
+    shift 3
+    if ! server_start "$port,$tls_port" "$@"; then
+        log "$name: could not start"
+        FAILED=1
+        return 1
+    fi
+    h2_load "$name h2c" h2c "http://127.0.0.1:$port/" \
+        -c "$CONNECTIONS" -m "$STREAMS" || FAILED=1
+    h2_load "$name h2 TLS" h2 "https://127.0.0.1:$tls_port/" \
+        -c "$CONNECTIONS" -m "$STREAMS" || FAILED=1
+    server_stop "$port,$tls_port" || FAILED=1
+}
+
+bench_asgimaster_h2() {
+    local port=$((PORT + 10)) tls_port=$((PORT + 11)) conf
+    if [ ! -x "$BIN" ]; then
+        log "no asgimaster binary at $BIN (set ASGIMASTER_BIN or run make)"
+        FAILED=1
+        return 1
+    fi
+    conf=$(asgimaster_conf bench_app "$port" "$tls_port")
+    h2_bench "asgimaster" "$port" "$tls_port" "$BIN" -c "$conf"
+}
+
+# hypercorn 0.13: -b is the TLS bind (with --certfile/--keyfile), and
+# --insecure-bind the cleartext one (h2c by prior knowledge or Upgrade).
+bench_hypercorn_h2() {
+    local port=$((PORT + 12)) tls_port=$((PORT + 13))
+    h2_bench "hypercorn" "$port" "$tls_port" \
+        env PYTHONPATH="$ROOT/conf" "$PYTHON" -m hypercorn --workers 1 \
+        --insecure-bind "127.0.0.1:$port" -b "127.0.0.1:$tls_port" \
+        --certfile "$TMP/certs/server.pem" --keyfile "$TMP/certs/server.key" \
+        --log-level warning bench_app:app
+}
+
+# The 1 MiB streamed response over HTTP/1.1 (chunked) and over h2c, the
+# same connections, one request in flight on each.
+bench_asgimaster_stream() {
+    local port=$((PORT + 20)) conf
+    if [ ! -x "$BIN" ]; then
+        log "no asgimaster binary at $BIN (set ASGIMASTER_BIN or run make)"
+        FAILED=1
+        return 1
+    fi
+    conf=$(asgimaster_conf bench_stream_app "$port" "")
+    if ! server_start "$port" "$BIN" -c "$conf"; then
+        log "asgimaster (1 MiB): could not start"
+        FAILED=1
+        return 1
+    fi
+    h2_load "asgimaster 1 MiB HTTP/1.1" http/1.1 "http://127.0.0.1:$port/" \
+        --h1 -c "$STREAM_CONNECTIONS" || FAILED=1
+    h2_load "asgimaster 1 MiB h2c" h2c "http://127.0.0.1:$port/" \
+        -c "$STREAM_CONNECTIONS" -m 1 || FAILED=1
+    server_stop "$port" || FAILED=1
+}
 
 rps_of() { # name -> requests/s from RESULTS, empty if absent
     local r
@@ -244,10 +414,21 @@ rps_of() { # name -> requests/s from RESULTS, empty if absent
     done
 }
 
-ratio() { # name_a name_b
-    local a b
-    a=$(rps_of "$1")
-    b=$(rps_of "$2")
+# shellcheck disable=SC2317 # called by ratio() through a variable
+mibs_of() { # name -> MiB/s from RESULTS, empty if absent
+    local r
+    for r in "${RESULTS[@]}"; do
+        if [ "${r%%|*}" = "$1" ]; then
+            echo "${r##*|}"
+            return
+        fi
+    done
+}
+
+ratio() { # name_a name_b [rps_of|mibs_of]
+    local a b of=${3:-rps_of}
+    a=$($of "$1")
+    b=$($of "$2")
     if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt 0 ]; then
         awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
     else
@@ -257,11 +438,14 @@ ratio() { # name_a name_b
 
 main() {
     local missing=() t
-    for t in wrk taskset ss timeout /usr/bin/time; do
+    for t in wrk h2load openssl taskset ss timeout /usr/bin/time; do
         command -v "$t" >/dev/null 2>&1 || missing+=("$t")
     done
     if ! "$PYTHON" -c 'import uvicorn, httptools' 2>/dev/null; then
         missing+=(python3-uvicorn/python3-httptools)
+    fi
+    if ! "$PYTHON" -c 'import hypercorn' 2>/dev/null; then
+        missing+=(python3-hypercorn)
     fi
     if [ ${#missing[@]} -gt 0 ]; then
         log "missing: ${missing[*]} (run scripts/install-deps.sh --bench)"
@@ -277,12 +461,44 @@ main() {
     fi
 
     echo
-    echo "asgimaster / uvicorn (httptools, asyncio): $(ratio \
+    echo "HTTP/2, h2load -t 1 -c $CONNECTIONS -m $STREAMS -D $DURATION" \
+        "(warm-up $WARMUP), one worker each"
+    if make_cert; then
+        bench_asgimaster_h2
+        bench_hypercorn_h2
+    else
+        log "scripts/gen-cert.sh failed: no HTTP/2 runs"
+        FAILED=1
+    fi
+
+    echo
+    echo "1 MiB streamed response (16 x 64 KiB), h2load -t 1" \
+        "-c $STREAM_CONNECTIONS -m 1 -D $DURATION (warm-up $WARMUP)"
+    bench_asgimaster_stream
+
+    echo
+    echo "Summary"
+    local r name rps lat cpu mibs
+    printf '  %-32s %10s  %-16s %10s %8s\n' "run" "req/s" "latency" \
+        "client CPU" "MiB/s"
+    for r in "${RESULTS[@]}"; do
+        IFS='|' read -r name rps lat cpu mibs <<<"$r"
+        printf '  %-32s %10s  %-16s %10s %8s\n' "$name" "$rps" "$lat" \
+            "$cpu" "${mibs:--}"
+    done
+    echo
+    echo "asgimaster / uvicorn (httptools, asyncio), HTTP/1.1: $(ratio \
         "asgimaster (1 worker)" "uvicorn (httptools, asyncio)")"
     if [ -n "$(rps_of "uvicorn (httptools, uvloop)")" ]; then
-        echo "asgimaster / uvicorn (httptools, uvloop):  $(ratio \
+        echo "asgimaster / uvicorn (httptools, uvloop), HTTP/1.1:  $(ratio \
             "asgimaster (1 worker)" "uvicorn (httptools, uvloop)")"
     fi
+    echo "asgimaster / hypercorn, h2c (req/s):                $(ratio \
+        "asgimaster h2c" "hypercorn h2c")"
+    echo "asgimaster / hypercorn, h2 TLS (req/s):             $(ratio \
+        "asgimaster h2 TLS" "hypercorn h2 TLS")"
+    echo "1 MiB response, h2c / HTTP/1.1 (MiB/s):             $(ratio \
+        "asgimaster 1 MiB h2c" "asgimaster 1 MiB HTTP/1.1" mibs_of)"
     exit "$FAILED"
 }
 
