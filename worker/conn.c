@@ -137,6 +137,9 @@ am_conn_on_accept(am_event_t *ev, uint32_t events)
     am_conn_t *c;
     int fd, i;
 
+    if (ev->fd == -1) {
+        return; /* closed by a graceful stop earlier in this batch */
+    }
     for (i = 0; i < CONN_ACCEPT_BATCH; i++) {
         if (am_conn_count >= am_conn_conf->limit_connections) {
             /* The worker re-arms listeners when connections close. */

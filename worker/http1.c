@@ -1045,11 +1045,15 @@ http1_on_shutdown(am_conn_t *c)
 {
     http1_t *h = c->proto_data;
 
-    if (!h->in_request && am_buf_size(&c->rbuf) == 0) {
-        am_conn_close(c); /* idle keep-alive */
-        return;
-    }
+    /* Responses from now on say "Connection: close". An idle keep-alive
+     * connection is not cut at once: a request already on its way would
+     * meet a reset. It gets a short grace, then the idle timeout closes
+     * it (RFC 9112 §9.6: the client must be ready for that anyway). */
     h->keepalive = 0;
+    if (!h->in_request && am_buf_size(&c->rbuf) == 0 && h->req == NULL) {
+        am_timer_add(&c->read_timer,
+                     am_min(conf->timeout_keepalive, (am_msec_t)1000));
+    }
 }
 
 static void
