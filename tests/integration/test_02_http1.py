@@ -572,6 +572,135 @@ def test_body_at_limit_accepted(limited):
         assert len(r.body) == len(body)
 
 
+# ------------------------------------------------------------ RFC MUSTs
+
+
+def refused(c, statuses=(400,)):
+    """The request is refused with one of statuses and the connection is
+    closed (or closed at once without a response)."""
+    try:
+        r = c.read_response()
+    except IncompleteResponse:
+        return True
+    assert r.status in statuses, r
+    assert c.is_closed()
+    return True
+
+
+def test_two_host_headers_get_400(srv):
+    # RFC 9112 3.2: more than one Host field line MUST get 400.
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+        assert c.read_response().status == 400
+
+
+def test_invalid_host_gets_400(srv):
+    # RFC 9112 3.2: a Host field with an invalid value MUST get 400.
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n")
+        assert c.read_response().status == 400
+
+
+def test_transfer_coding_not_ending_in_chunked_gets_400(srv):
+    # RFC 9112 6.1: chunked not final in a request MUST get 400 + close.
+    with raw(srv) as c:
+        c.send(b"POST /read-record?id=te1 HTTP/1.1\r\nHost: x\r\n"
+               b"Transfer-Encoding: chunked, gzip\r\n\r\n"
+               + chunk("abc") + LAST_CHUNK)
+        assert refused(c)
+
+
+def test_unknown_transfer_coding_refused(srv):
+    # RFC 9112 6.1: a coding the server does not understand: 501 (SHOULD),
+    # or 400; never a 200.
+    with raw(srv) as c:
+        c.send(b"POST /read-record?id=te2 HTTP/1.1\r\nHost: x\r\n"
+               b"Transfer-Encoding: bogus, chunked\r\n\r\n"
+               + chunk("abc") + LAST_CHUNK)
+        assert refused(c, (400, 501))
+
+
+@pytest.mark.parametrize("value", ["5a", "-5", "+5", "0x5", "5 5",
+                                   "99999999999999999999999"])
+def test_invalid_content_length_gets_400(srv, value):
+    # RFC 9112 6.3 (5): an invalid Content-Length is an unrecoverable
+    # error: 400 and close (413 is fine for a huge one).
+    with raw(srv) as c:
+        c.send(f"POST /echo HTTP/1.1\r\nHost: x\r\n"
+               f"Content-Length: {value}\r\n\r\nabcde".encode())
+        assert refused(c, (400, 413))
+
+
+def test_header_line_without_colon_gets_400(srv):
+    with raw(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n")
+        assert refused(c)
+
+
+def test_obs_fold_rejected_or_unfolded(srv):
+    # RFC 9112 5.2: reject with 400, or replace each obs-fold with SP.
+    import json
+    with raw(srv) as c:
+        c.send(b"GET /scope HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\n\r\n")
+        r = c.read_response()
+        if r.status == 400:
+            return
+        assert r.status == 200
+        hs = [(bytes(n["$b"], "latin-1"), bytes(v["$b"], "latin-1"))
+              for n, v in json.loads(r.body)["headers"]]
+        value = dict(hs)[b"x-fold"]
+        assert b"\r" not in value and b"\n" not in value, value
+        assert value.replace(b" ", b"") == b"ab", value
+
+
+def test_nul_in_header_value_rejected_or_replaced(srv):
+    # RFC 9110 5.5: CR, LF or NUL in a value: reject, or replace with SP.
+    import json
+    with raw(srv) as c:
+        c.send(b"GET /scope HTTP/1.1\r\nHost: x\r\nX-Nul: a\x00b\r\n\r\n")
+        try:
+            r = c.read_response()
+        except IncompleteResponse:
+            return
+        if r.status == 400:
+            return
+        hs = dict((bytes(n["$b"], "latin-1"), bytes(v["$b"], "latin-1"))
+                  for n, v in json.loads(r.body)["headers"])
+        assert b"\x00" not in hs[b"x-nul"]
+
+
+def test_huge_chunk_size_refused(srv):
+    with raw(srv) as c:
+        c.send(request("POST", "/read-record?id=hugechunk",
+                       headers=[("Transfer-Encoding", "chunked")])
+               + b"FFFFFFFFFFFFFFFFFFFF\r\nabc\r\n0\r\n\r\n")
+        assert refused(c, (400, 413))
+
+
+def test_expect_100_ignored_for_http10(srv):
+    # RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request
+    # MUST be ignored: no interim response.
+    with raw(srv) as c:
+        c.send(b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\n"
+               b"Content-Length: 3\r\n\r\n")
+        r, _, _ = select.select([c.sock], [], [], 1.0)
+        if r:
+            head = c.read_some()
+            assert not head.startswith(b"HTTP/1.1 100"), head
+            c.buf = head
+        c.send(b"abc")
+        r = c.read_response(interim=True)
+        assert r.status == 200 and r.body == b"abc"
+
+
+def test_app_server_and_date_headers_not_duplicated(srv):
+    with raw(srv) as c:
+        r = get(c, "/app-server-date")
+        assert r.status == 200
+        assert len(r.header_all("server")) == 1, r.headers
+        assert len(r.header_all("date")) == 1, r.headers
+
+
 # ------------------------------------------------------------ timeouts
 
 

@@ -17,6 +17,7 @@ Routes (GET unless said; query parameters in brackets):
   /pid              the worker's PID
   /read-record      records the receive() message types under [id]
   /late-read        sleeps [s] seconds, then reads the body: size, sha256
+  /app-server-date  the app sets its own Server and Date headers
   /app-te           the app sets transfer-encoding: chunked itself
   /exit             the worker exits at once with [code]
   /env              JSON of os.environ.get([name])
@@ -311,6 +312,11 @@ async def app(scope, receive, send):
                 break
         return await respond(send, body=json.dumps(
             {"size": n, "sha256": h.hexdigest()}).encode())
+
+    if path == "/app-server-date":
+        return await respond(send, body=b"own", headers=[
+            (b"server", b"my-app/1.0"),
+            (b"date", b"Thu, 01 Jan 2026 00:00:00 GMT")])
 
     if path == "/app-te":
         await send({"type": "http.response.start", "status": 200,
