@@ -418,3 +418,28 @@ def test_master_objects_have_no_python_symbols():
     py = [line for line in r.stdout.splitlines()
           if re.search(r"\s_?Py\w*$", line)]
     assert not py, py
+
+
+def test_unix_socket_file_removed_on_stop(server, tmp_path):
+    # asgimaster(8): only a binary upgrade's old master leaves the socket
+    # files behind; a plain stop removes them.
+    path = tmp_path / "gone.sock"
+    s = server({"listen": [f"unix:{path}"]})
+    assert path.exists()
+    assert s.stop() == 0
+    assert not path.exists()
+
+
+def test_stale_unix_socket_file_does_not_block_start(server, tmp_path):
+    # A master that was SIGKILLed leaves its socket file; nobody listens
+    # on it any more, so the next start must not fail on it.
+    path = tmp_path / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()
+    assert path.exists()
+    s = server({"listen": [f"unix:{path}"]})
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, timeout=10) as c:
+        assert c.get("http://localhost/").text == "hello"
+    assert s.running()
