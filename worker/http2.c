@@ -1273,6 +1273,10 @@ http2_create(am_conn_t *c)
     iv[4].value = (uint32_t)conf->h2_max_header_list_size;
     iv[5].settings_id = NGHTTP2_SETTINGS_ENABLE_PUSH;
     iv[5].value = 0;
+    /* SETTINGS_NO_RFC7540_PRIORITIES is not sent: without the priority
+     * tree nghttp2 1.52 keeps no closed streams, and DATA or HEADERS on a
+     * closed stream would be ignored instead of answered STREAM_CLOSED
+     * (RFC 9113 §5.1). It has no RFC 9218 scheduler to gain either. */
     rv = nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, 6);
     if (rv == 0 && conf->h2_connection_window > 65535) {
         rv = nghttp2_session_set_local_window_size(
