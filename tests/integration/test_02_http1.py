@@ -241,6 +241,21 @@ def test_expect_100_continue_not_sent_when_app_does_not_read(srv):
         assert r.body == b"did not read"
 
 
+def test_expect_100_continue_waits_for_the_first_read(srv):
+    # The app sleeps 2 s before its first receive(): no 100 before that.
+    with raw(srv) as c:
+        c.send(request("POST", "/late-read?s=2", body=b"", headers=[
+            ("Content-Length", "4"), ("Expect", "100-continue")]))
+        r, _, _ = select.select([c.sock], [], [], 1.0)
+        assert not r, "100 Continue sent before the app read the body"
+        r = c.read_response(interim=True)
+        assert r.status == 100
+        c.send(b"data")
+        import json
+        d = json.loads(c.read_response().body)
+        assert d["size"] == 4
+
+
 def test_expect_100_continue_then_pipelined(srv):
     with raw(srv) as c:
         c.send(request("POST", "/echo", headers=[
@@ -358,6 +373,24 @@ def test_response_without_length_is_chunked(srv):
         assert r.chunked
         assert r.header("content-length") is None
         assert r.body == b"aaabbbccc"
+        assert get(c, "/").body == b"hello"
+
+
+def test_empty_body_sends_do_not_end_a_chunked_body(srv):
+    # An empty http.response.body with more_body must not be written as
+    # the last-chunk "0\r\n\r\n".
+    with raw(srv) as c:
+        r = get(c, "/empty-chunks")
+        assert r.body == b"ab"
+        assert get(c, "/").body == b"hello"
+
+
+@pytest.mark.parametrize("code", [201, 299, 418, 451, 599])
+def test_unusual_status_codes(srv, code):
+    with raw(srv) as c:
+        r = get(c, f"/status?code={code}&body=x")
+        assert r.status == code
+        assert r.body == b"x"
         assert get(c, "/").body == b"hello"
 
 

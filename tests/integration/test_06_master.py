@@ -217,6 +217,55 @@ def test_sigquit_is_immediate(server):
     assert not any(pid_alive(p) for p in s.worker_pids_all())
 
 
+def test_sigquit_after_sigterm_cuts_the_graceful_stop_short(server):
+    s = server({"workers": 1})
+    s.expect_log(r"\[crit\] .*exited on signal")
+    with raw(s) as c:
+        c.send(request("GET", "/slow?s=60"))
+        time.sleep(0.5)
+        s.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert s.running()
+        t0 = time.monotonic()
+        s.send_signal(signal.SIGQUIT)
+        assert s.wait_exit(10) is not None
+        assert time.monotonic() - t0 < 10
+    s.expected_exit = None
+    assert s.returncode == 0, s.log_text()
+
+
+def test_stop_while_booting(server):
+    s = server({"app": "lifespan_hang:app", "lifespan": "on",
+                "timeouts": {"graceful": "2s"}}, start=False)
+    s.expect_log(r"\[crit\] .*exited on signal")
+    s.expected_exit = None
+    s.allow_respawn = True
+    s.start(wait=False)
+    s.wait_log(r"worker \d+ \(slot 1\) started")
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    s.send_signal(signal.SIGTERM)
+    assert s.wait_exit(10) is not None, "stuck stopping a booting worker"
+    assert time.monotonic() - t0 < 10
+    assert s.returncode in (0, 1)
+    assert not any(pid_alive(p) for p in s.worker_pids_all())
+
+
+def test_worker_killed_mid_request_closes_the_connection(server):
+    s = server({"workers": 1})
+    s.allow_respawn = True
+    s.expect_log(r"\[crit\] .*exited on signal 9")
+    (pid,) = s.worker_pids().values()
+    with raw(s) as c:
+        c.send(request("GET", "/slow?s=30"))
+        time.sleep(0.5)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises((IncompleteResponse, ConnectionError)):
+            c.read_response()
+    s.wait_log(r"worker \d+ \(slot 1\) ready", count=2)
+    assert wait_until(lambda: _get_ok(s), 10)
+
+
 def test_stop_leaves_no_worker_behind(server):
     s = server({"workers": 3})
     pids = list(s.worker_pids().values())

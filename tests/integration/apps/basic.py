@@ -17,6 +17,7 @@ Routes (GET unless said; query parameters in brackets):
   /pid              the worker's PID
   /read-record      records the receive() message types under [id]
   /late-read        sleeps [s] seconds, then reads the body: size, sha256
+  /empty-chunks     streams "a", "", "b", "", "" (empty sends between)
   /app-server-date  the app sets its own Server and Date headers
   /app-te           the app sets transfer-encoding: chunked itself
   /exit             the worker exits at once with [code]
@@ -312,6 +313,15 @@ async def app(scope, receive, send):
                 break
         return await respond(send, body=json.dumps(
             {"size": n, "sha256": h.hexdigest()}).encode())
+
+    if path == "/empty-chunks":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": []})
+        for part, more in ((b"a", True), (b"", True), (b"b", True),
+                           (b"", True), (b"", False)):
+            await send({"type": "http.response.body", "body": part,
+                        "more_body": more})
+        return
 
     if path == "/app-server-date":
         return await respond(send, body=b"own", headers=[
