@@ -255,7 +255,14 @@ conn_read_proxy(am_conn_t *c)
     c->proxy_buf = NULL;
     am_timer_del(&c->read_timer);
     if (!r.local && (r.family == AF_INET || r.family == AF_INET6)) {
+        /* The client is the peer now: its own Forwarded headers are
+         * believed only if it is itself a trusted proxy. */
         memcpy(&c->peer, &r.src, sizeof(c->peer));
+        c->peer_trusted = am_conn_conf->forwarded_all ||
+                          am_cidr_match(am_conn_conf->forwarded_allow,
+                                        am_conn_conf->nforwarded_allow,
+                                        (struct sockaddr *)&r.src);
+        c->proxy_ssl = r.ssl ? 1 : 0;
         conn_addr_string(&r.src, c->client_host, sizeof(c->client_host),
                          &c->client_port);
         conn_addr_string(&r.dst, c->server_host, sizeof(c->server_host),

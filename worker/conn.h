@@ -71,6 +71,7 @@ struct am_conn_s {
     unsigned read_wants_write : 1; /* TLS read needs EPOLLOUT first */
     unsigned proxy_pending : 1;    /* waiting for the PROXY header */
     unsigned peer_trusted : 1;     /* forwarded_allow_ips matched the peer */
+    unsigned proxy_ssl : 1;        /* PROXY v2: the client used TLS */
 
     am_conn_t *next_dirty;
     am_conn_t *prev, *next; /* all live connections */

@@ -461,6 +461,82 @@ http1_value_has_token(const char *v, size_t len, const char *token)
     return 0;
 }
 
+/* RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]. */
+static int
+http1_host_valid(const char *v, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr("-._~!$&'()*+,;=%:[]", ch)) {
+            if (ch == '\0') {
+                return 0;
+            }
+            continue;
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* The codings of one Transfer-Encoding line, added to *te: how many
+ * "chunked", whether the last coding seen is chunked, whether an unknown
+ * coding came. */
+typedef struct http1_te_s {
+    size_t chunked;
+    int last_chunked;
+    int unknown;
+    int present;
+} http1_te_t;
+
+static void
+http1_te_scan(const char *v, size_t len, http1_te_t *te)
+{
+    size_t i = 0, start, end;
+
+    te->present = 1;
+    while (i < len) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
+            i++;
+        }
+        start = i;
+        while (i < len && v[i] != ',') {
+            i++;
+        }
+        end = i;
+        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) {
+            end--;
+        }
+        if (end == start) {
+            continue;
+        }
+        if (end - start == 7 && strncasecmp(v + start, "chunked", 7) == 0) {
+            te->chunked++;
+            te->last_chunked = 1;
+        } else {
+            te->unknown = 1;
+            te->last_chunked = 0;
+        }
+    }
+}
+
+/* RFC 9112 §6.1, §6.3: chunked must be the final coding, once (400); it
+ * is the only coding we decode, so any other is 501. */
+static int
+http1_te_status(const http1_te_t *te)
+{
+    if (!te->present) {
+        return 0;
+    }
+    if (!te->last_chunked || te->chunked != 1) {
+        return 400;
+    }
+    return te->unknown ? 501 : 0;
+}
+
 /* RFC 4648 §5 base64url without padding (HTTP2-Settings, RFC 7540
  * §3.2.1). Returns the decoded length or -1. */
 static ssize_t
@@ -594,6 +670,7 @@ http1_on_headers_complete(http_parser *p)
     struct http_parser_url u;
     const char *url, *base = h->head.data;
     size_t nhost = 0, i;
+    http1_te_t te = { 0 };
     int te_trailers = 0, h2c = 0, h2c_conn = 0, nsettings = 0;
     const char *settings = NULL;
     size_t settings_len = 0;
@@ -638,6 +715,13 @@ http1_on_headers_complete(http_parser *p)
 
         if (f->name_len == 4 && memcmp(headers[i].name, "host", 4) == 0) {
             nhost++;
+            if (!http1_host_valid(v, vlen)) {
+                h->error_status = 400; /* RFC 9112 §3.2 */
+                goto refuse;
+            }
+        } else if (f->name_len == 17 &&
+                   memcmp(headers[i].name, "transfer-encoding", 17) == 0) {
+            http1_te_scan(v, vlen, &te);
         } else if (f->name_len == 6 &&
                    memcmp(headers[i].name, "expect", 6) == 0) {
             if (vlen == 12 && strncasecmp(v, "100-continue", 12) == 0) {
@@ -659,6 +743,11 @@ http1_on_headers_complete(http_parser *p)
             settings_len = vlen;
             nsettings++;
         }
+    }
+
+    if (http1_te_status(&te) != 0) {
+        h->error_status = http1_te_status(&te);
+        goto refuse;
     }
 
     /* RFC 9112 §3.2: a 1.1 request without Host, or with several, is
@@ -720,7 +809,7 @@ http1_on_headers_complete(http_parser *p)
         head.query = "";
     }
     head.http_version = h->http10 ? "1.0" : "1.1";
-    head.scheme = c->tls != NULL ? "https" : "http";
+    head.scheme = (c->tls != NULL || c->proxy_ssl) ? "https" : "http";
     head.tls = c->tls;
     head.headers = headers;
     head.nheaders = h->nfields;

@@ -458,8 +458,11 @@ h2_start_request(http2_t *h2, h2_stream_t *s)
     head.query = q ? q + 1 : "";
     head.query_len = q ? path_len - head.path_len - 1 : 0;
     v = h2_field(s, s->scheme, &len);
+    /* :scheme as the client sent it (RFC 9113 §8.3.1); a PROXY v2 header
+     * that says the client used TLS wins over a proxy's cleartext hop. */
     head.scheme = (v && len == 5 && memcmp(v, "https", 5) == 0) ? "https"
-                  : c->tls != NULL && v == NULL                 ? "https"
+                  : c->proxy_ssl                                ? "https"
+                  : (c->tls != NULL && v == NULL)               ? "https"
                                                                 : "http";
     head.http_version = "2";
 
