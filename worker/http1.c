@@ -437,23 +437,37 @@ http1_on_header_value(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* The next element of a comma-separated field value (RFC 9110 §5.6.1),
+ * without surrounding whitespace: *start and *end, or 0 at the end. */
+static int
+http1_next_element(const char *v, size_t len, size_t *i, size_t *start,
+                   size_t *end)
+{
+    while (*i < len) {
+        while (*i < len && (v[*i] == ' ' || v[*i] == '\t' || v[*i] == ',')) {
+            (*i)++;
+        }
+        *start = *i;
+        while (*i < len && v[*i] != ',') {
+            (*i)++;
+        }
+        *end = *i;
+        while (*end > *start && (v[*end - 1] == ' ' || v[*end - 1] == '\t')) {
+            (*end)--;
+        }
+        if (*end > *start) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int
 http1_value_has_token(const char *v, size_t len, const char *token)
 {
     size_t tlen = strlen(token), i = 0, start, end;
 
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
-            i++;
-        }
-        start = i;
-        while (i < len && v[i] != ',') {
-            i++;
-        }
-        end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) {
-            end--;
-        }
+    while (http1_next_element(v, len, &i, &start, &end)) {
         if (end - start == tlen && strncasecmp(v + start, token, tlen) == 0) {
             return 1;
         }
@@ -498,21 +512,7 @@ http1_te_scan(const char *v, size_t len, http1_te_t *te)
     size_t i = 0, start, end;
 
     te->present = 1;
-    while (i < len) {
-        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) {
-            i++;
-        }
-        start = i;
-        while (i < len && v[i] != ',') {
-            i++;
-        }
-        end = i;
-        while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t')) {
-            end--;
-        }
-        if (end == start) {
-            continue;
-        }
+    while (http1_next_element(v, len, &i, &start, &end)) {
         if (end - start == 7 && strncasecmp(v + start, "chunked", 7) == 0) {
             te->chunked++;
             te->last_chunked = 1;
