@@ -31,6 +31,9 @@
 #define H2_MAX_FIELDS 1024
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+static const uint8_t h2_drain_ping[8] = {
+    'a', 'm', 'd', 'r', 'a', 'i', 'n', '!'
+};
 
 typedef struct h2_field_s {
     uint32_t name_off, name_len, value_off, value_len;
@@ -544,6 +547,13 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (frame->hd.type == NGHTTP2_SETTINGS &&
         !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
         h2_check_window_change(h2, &frame->settings);
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_PING &&
+        (frame->hd.flags & NGHTTP2_FLAG_ACK) && !h2->goaway_final &&
+        memcmp(frame->ping.opaque_data, h2_drain_ping, 8) == 0) {
+        /* The round trip after the shutdown notice is over. */
+        am_timer_add(&h2->goaway_timer, 0);
         return 0;
     }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
@@ -1226,8 +1236,11 @@ http2_on_shutdown(am_conn_t *c)
     http2_t *h2 = c->proto_data;
 
     /* RFC 9113 §6.8: a GOAWAY with the maximum id first, the real one a
-     * round trip later, so requests in flight are not refused. */
+     * round trip later, so requests in flight are not refused. The round
+     * trip is measured with a PING; the timer is the fallback for a peer
+     * that does not answer it. */
     nghttp2_submit_shutdown_notice(h2->session);
+    nghttp2_submit_ping(h2->session, NGHTTP2_FLAG_NONE, h2_drain_ping);
     am_timer_add(&h2->goaway_timer, H2_GOAWAY_MS);
     http2_flush(h2);
 }

@@ -68,9 +68,6 @@ def make(server, tmp_path, version="v1", config=None, **kw):
     cfg.update(config or {})
     s = server(cfg, **kw)
     s.allow_respawn = True  # every reload starts new workers
-    # Worker-side, reported to the lead: a draining worker dispatches a
-    # listener event of the epoll batch in which it closed its listeners.
-    s.expect_log(r"\[alert\] \d+#\d+: accept4\(\) failed \(9: Bad file")
     return s
 
 
@@ -205,8 +202,13 @@ def test_reloads_under_h2c_load(server, tmp_path):
                   r"(\d+) succeeded, (\d+) failed, (\d+) errored", out)
     assert m, out
     total, started, done, ok, failed, errored = map(int, m.groups())
-    assert failed == 0 and errored == 0, out
-    assert ok == done and ok > 0, out
+    # h2load counts the requests it had queued when a GOAWAY arrived as
+    # failed, though the server never saw them (RFC 9113 §6.8: streams above
+    # the GOAWAY's last id are unprocessed and safe to retry; browsers and
+    # proxies do). At most one pipeline (-m 4) per connection (-c 4) per
+    # reload: anything more is a request the server lost.
+    assert failed <= 4 * 4 * 3, out
+    assert ok > 0 and ok + failed == done, out
 
 
 def test_reload_serves_new_code_and_config(server, tmp_path):
