@@ -61,8 +61,10 @@ struct h2_stream_s {
     int body_done;
 
     /* response */
-    am_buf_t out;   /* body bytes not yet taken by nghttp2 */
-    am_buf_t nvbuf; /* names/values of the response and trailers */
+    am_buf_t out;        /* body bytes not yet taken by nghttp2 */
+    am_buf_t nvbuf;      /* names/values of the response and trailers */
+    nghttp2_nv *head_nv; /* the response head until it is submitted */
+    size_t nhead;
     nghttp2_nv *trailers;
     size_t ntrailers;
     int status;
@@ -188,6 +190,7 @@ h2_stream_destroy(h2_stream_t *s)
     am_buf_free(&s->out);
     am_buf_free(&s->nvbuf);
     free(s->fields);
+    free(s->head_nv);
     free(s->trailers);
     free(s);
     h2->nstreams--;
@@ -853,10 +856,10 @@ h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     }
     s->status = status;
     s->has_trailers = trailers ? 1 : 0;
-    /* Stash: the nv array lives in s->trailers until the first body. */
-    free(s->trailers);
-    s->trailers = nv;
-    s->ntrailers = (size_t)k + 1;
+    /* Kept until the first body event decides END_STREAM and length. */
+    free(s->head_nv);
+    s->head_nv = nv;
+    s->nhead = (size_t)k + 1;
     (void)has_length;
     s->submitted = 0;
     s->rst_after_eof = 0;
@@ -876,20 +879,20 @@ h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
 
             off = s->nvbuf.len;
             am_buf_append(&s->nvbuf, d, strlen(d));
-            nv[s->ntrailers].name = (uint8_t *)"date";
-            nv[s->ntrailers].namelen = 4;
-            nv[s->ntrailers].value = (uint8_t *)(uintptr_t)off;
-            nv[s->ntrailers].valuelen = strlen(d);
-            nv[s->ntrailers].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-            s->ntrailers++;
+            nv[s->nhead].name = (uint8_t *)"date";
+            nv[s->nhead].namelen = 4;
+            nv[s->nhead].value = (uint8_t *)(uintptr_t)off;
+            nv[s->nhead].valuelen = strlen(d);
+            nv[s->nhead].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+            s->nhead++;
         }
         if (!has_server && conf->server_header) {
-            nv[s->ntrailers].name = (uint8_t *)"server";
-            nv[s->ntrailers].namelen = 6;
-            nv[s->ntrailers].value = (uint8_t *)"asgimaster";
-            nv[s->ntrailers].valuelen = 10;
-            nv[s->ntrailers].flags = NGHTTP2_NV_FLAG_NONE;
-            s->ntrailers++;
+            nv[s->nhead].name = (uint8_t *)"server";
+            nv[s->nhead].namelen = 6;
+            nv[s->nhead].value = (uint8_t *)"asgimaster";
+            nv[s->nhead].valuelen = 10;
+            nv[s->nhead].flags = NGHTTP2_NV_FLAG_NONE;
+            s->nhead++;
         }
     }
     return AM_OK;
@@ -916,13 +919,13 @@ h2_submit_head(h2_stream_t *s, size_t first_len, int more)
 {
     http2_t *h2 = s->h2;
     nghttp2_data_provider prd;
-    nghttp2_nv *nv = s->trailers;
-    size_t n = s->ntrailers;
+    nghttp2_nv *nv = s->head_nv;
+    size_t n = s->nhead;
     char cl[32];
     int rv, no_body;
 
-    s->trailers = NULL;
-    s->ntrailers = 0;
+    s->head_nv = NULL;
+    s->nhead = 0;
     no_body = s->is_head || s->status == 204 || s->status == 304;
     if (!more && !no_body && !s->has_trailers) {
         /* A single-shot body: tell its length. */
