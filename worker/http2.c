@@ -824,13 +824,9 @@ h2_schedule(http2_t *h2)
     am_post(&h2->c->post);
 }
 
-/* The response head is kept until the first body event so that a body-less
- * response ends the stream in its HEADERS frame. */
-typedef struct h2_pending_s {
-    nghttp2_nv *nv;
-    size_t n;
-} h2_pending_t;
-
+/* The response head is kept until the first body event, so a body-less
+ * response ends the stream in its HEADERS frame and a single-shot body gets
+ * a content-length. */
 static int
 h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
               int trailers, const char **err)
