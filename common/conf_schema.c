@@ -28,20 +28,20 @@
 
 const am_conf_key_t am_conf_keys[] = {
     /* application */
-    { "app", S, AM_CONF_APP, CONF(app), 0, 0, NULL, 0 },
-    { "factory", S, AM_CONF_BOOL, CONF(factory), 0, 1, "false", 0 },
-    { "chdir", S, AM_CONF_PATH, CONF(chdir), 0, 0, NULL, 0 },
+    { "app", S, AM_CONF_APP, CONF(app), 0, 0, NULL, 1 },
+    { "factory", S, AM_CONF_BOOL, CONF(factory), 0, 1, "false", 1 },
+    { "chdir", S, AM_CONF_PATH, CONF(chdir), 0, 0, NULL, 1 },
     { "pythonpath", S | L, AM_CONF_PYTHONPATH, CONF(pythonpath), 0, 0, NULL,
-      0 },
-    { "virtualenv", S, AM_CONF_PATH, CONF(virtualenv), 0, 0, NULL, 0 },
-    { "env", M, AM_CONF_ENV, CONF(env_names), 0, 0, NULL, 0 },
-    { "workers", S, AM_CONF_WORKERS, CONF(workers), 1, 1024, "auto", 0 },
-    { "lifespan", S, AM_CONF_LIFESPAN, CONF(lifespan), 0, 0, "auto", 0 },
-    { "root_path", S, AM_CONF_STRING, CONF(root_path), 0, 0, "", 0 },
-    { "server_header", S, AM_CONF_BOOL, CONF(server_header), 0, 1, "true", 0 },
+      1 },
+    { "virtualenv", S, AM_CONF_PATH, CONF(virtualenv), 0, 0, NULL, 1 },
+    { "env", M, AM_CONF_ENV, CONF(env_names), 0, 0, NULL, 1 },
+    { "workers", S, AM_CONF_WORKERS, CONF(workers), 1, 1024, "auto", 1 },
+    { "lifespan", S, AM_CONF_LIFESPAN, CONF(lifespan), 0, 0, "auto", 1 },
+    { "root_path", S, AM_CONF_STRING, CONF(root_path), 0, 0, "", 1 },
+    { "server_header", S, AM_CONF_BOOL, CONF(server_header), 0, 1, "true", 1 },
 
     /* listeners; the default (127.0.0.1:8000) comes from am_conf_finish() */
-    { "listen", S | L | M, AM_CONF_LISTEN, CONF(listen), 0, 0, NULL, 0 },
+    { "listen", S | L | M, AM_CONF_LISTEN, CONF(listen), 0, 0, NULL, 1 },
     { "listen.address", S, AM_CONF_ADDRESS, LISTEN(address), 0, 0, NULL, 0 },
     { "listen.backlog", S, AM_CONF_BACKLOG, LISTEN(backlog), 1, 65535, "1024",
       0 },
@@ -140,8 +140,8 @@ const am_conf_key_t am_conf_keys[] = {
 
     /* the Prometheus endpoint, served by the workers on its own listener */
     { "metrics", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
-    { "metrics.address", S, AM_CONF_HOSTPORT, CONF(metrics_address), 0, 0,
-      NULL, 1 },
+    { "metrics.address", S, AM_CONF_HOSTPORT, CONF(metrics_address), 0, 0, NULL,
+      1 },
     { "metrics.path", S, AM_CONF_STRING, CONF(metrics_path), 0, 0, "/metrics",
       1 },
 };

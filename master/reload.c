@@ -47,6 +47,10 @@ am_reload_start(am_master_t *m)
         am_log(AM_LOG_ERROR, 0, "reload failed: %s", err);
         goto failed;
     }
+    /* Keep the TLS session ticket keys: a client's ticket from the old
+     * generation still resumes on the new one. */
+    memcpy(conf->tls_ticket_keys, m->conf->tls_ticket_keys,
+           sizeof(conf->tls_ticket_keys));
     if (reload_listeners(m, conf) != AM_OK) {
         am_log(AM_LOG_ERROR, 0,
                "reload failed: cannot bind the new listeners, see above");
