@@ -82,6 +82,7 @@ struct h2_stream_s {
     unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
     unsigned logged : 1;
     int32_t window_before; /* our send window when a SETTINGS began */
+    am_timer_t body_timer; /* the app waits for body that does not come */
 };
 
 struct http2_s {
@@ -146,6 +147,23 @@ am_http2_is_preface(const char *buf, size_t len, int *full)
 
 /* Streams. */
 
+static void h2_schedule(http2_t *h2);
+
+/* timeouts.body_read on a stream whose app waits for request body that the
+ * client does not send (with the window open): the HTTP/2 form of a slow
+ * body, answered with RST_STREAM CANCEL (RFC 9113 §8.1). */
+static void
+h2_on_body_timeout(am_timer_t *t)
+{
+    h2_stream_t *s = t->data;
+
+    am_log(AM_LOG_INFO, 0, "*%llu s%d client timed out sending the body",
+           (unsigned long long)s->h2->c->id, s->id);
+    nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                              NGHTTP2_CANCEL);
+    h2_schedule(s->h2);
+}
+
 static h2_stream_t *
 h2_stream_create(http2_t *h2, int32_t id)
 {
@@ -156,6 +174,8 @@ h2_stream_create(http2_t *h2, int32_t id)
     s->method = s->path = s->scheme = s->authority = -1;
     s->start_time = time(NULL);
     s->start_msec = am_now_msec();
+    s->body_timer.handler = h2_on_body_timeout;
+    s->body_timer.data = s;
     s->next = h2->streams;
     if (h2->streams) {
         h2->streams->prev = s;
@@ -174,6 +194,7 @@ h2_stream_destroy(h2_stream_t *s)
 {
     http2_t *h2 = s->h2;
 
+    am_timer_del(&s->body_timer);
     if (s->req) {
         am_asgi_request_release(s->req);
         s->req = NULL;
@@ -568,6 +589,7 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         s->body_done = 1;
+        am_timer_del(&s->body_timer);
     }
     if (frame->hd.type == NGHTTP2_HEADERS &&
         frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -601,6 +623,7 @@ h2_on_data_chunk_recv(nghttp2_session *session, uint8_t flags,
         nghttp2_session_consume(session, stream_id, len);
         return 0;
     }
+    am_timer_del(&s->body_timer);
     s->body_received += len;
     if (conf->limit_body_size && s->body_received > conf->limit_body_size) {
         /* RFC 9110 §15.5.14: too large; the app sees a disconnect. */
@@ -1066,7 +1089,14 @@ h2_resp_consumed(void *stream, size_t n)
 {
     h2_stream_t *s = stream;
 
-    if (n == 0 || s->h2->c->closed) {
+    if (s->h2->c->closed) {
+        return;
+    }
+    if (n == 0) {
+        /* receive() waits: the client has timeouts.body_read to send. */
+        if (!s->body_done) {
+            am_timer_add(&s->body_timer, conf->timeout_body_read);
+        }
         return;
     }
     n = am_min(n, s->unconsumed);

@@ -676,3 +676,19 @@ def tls_srv_or_none(request):
         return request.getfixturevalue("tls_srv")
     except pytest.skip.Exception:
         return None
+
+
+def test_stream_body_timeout_resets_stream(server):
+    """A stream whose app waits for request body the client never sends is
+    reset (CANCEL) after timeouts.body_read, as HTTP/1.1 closes a slow
+    body; other streams on the connection go on."""
+    s = server(dict(APP, timeouts={"body_read": "1s"}))
+    c = H2Conn.open(s)
+    try:
+        c.handshake()
+        sid = c.request("POST", "/echo", end_stream=False)
+        c.expect_stream_error(sid, CANCEL, timeout=10)
+        r = c.get("/")
+        assert r.status == 200
+    finally:
+        c.close()
