@@ -71,10 +71,22 @@ $(BUILD)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c common/proxy.c
 $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
+# The worker's protocol code behind a real connection, with a fake ASGI
+# bridge (no Python): HTTP/1.1, and HTTP/2 by preface or h2c Upgrade.
+FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
+                 worker/conn.c worker/event.c common/buf.c common/core.c \
+                 common/log.c common/access.c common/forwarded.c \
+                 common/proxy.c common/stats.c common/conf.c \
+                 common/conf_schema.c
+$(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
+	    -lhttp_parser -lnghttp2 -lyaml
 FUZZ_TIME ?= 30
-fuzz: $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded
-	@for f in $^; do mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
-	    $$f -max_total_time=$(FUZZ_TIME) $(BUILD)/fuzz/corpus-$$(basename $$f) || exit 1; done
+fuzz: $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded $(BUILD)/fuzz/fuzz_http1
+	@for f in $^; do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    seed=tests/fuzz/corpus/$${n#fuzz_}; [ -d $$seed ] || seed=; \
+	    $$f -max_total_time=$(FUZZ_TIME) -timeout=10 $(BUILD)/fuzz/corpus-$$n $$seed || exit 1; done
 
 deps:
 	@scripts/install-deps.sh $(DEPS_FLAGS)
