@@ -961,6 +961,8 @@ http1_process(http1_t *h)
         if (h->req && !h->discarding &&
             am_asgi_request_buffered(h->req) >= conf->limit_body_buffer) {
             h->body_paused = 1; /* the app resumes us as it reads */
+            /* The client is not late while we do not read. */
+            am_timer_del(&c->read_timer);
             break;
         }
         if (!h->head_done && !h->head_deadline) {
@@ -1542,6 +1544,9 @@ http1_resp_consumed(void *stream, size_t n)
     if (h->body_paused &&
         am_asgi_request_buffered(h->req) < conf->limit_body_buffer) {
         h->body_paused = 0;
+        if (!h->message_done) {
+            am_timer_add(&c->read_timer, conf->timeout_body_read);
+        }
         am_post(&c->post);
     }
 }

@@ -994,3 +994,16 @@ def test_connection_limit_pauses_accept(server):
     finally:
         c1.close()
         c2.close()
+
+
+def test_app_reading_late_is_not_a_client_timeout(server):
+    # timeouts.body_read is about a client that stops sending; while the
+    # app does not read (and the server stops reading), the client is not
+    # late. 1 MB > limits.body_buffer, the app waits 2 s > body_read.
+    s = server({"timeouts": {"body_read": "1s"}})
+    body = b"x" * 1_000_000
+    with raw(s) as c:
+        c.send(request("POST", "/late-read?s=2", body=body))
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == str(len(body)).encode()
