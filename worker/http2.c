@@ -81,8 +81,9 @@ struct h2_stream_s {
     unsigned app_done : 1;
     unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
     unsigned logged : 1;
-    int32_t window_before; /* our send window when a SETTINGS began */
-    am_timer_t body_timer; /* the app waits for body that does not come */
+    int32_t window_before;  /* our send window when a SETTINGS began */
+    am_timer_t body_timer;  /* the app waits for body that does not come */
+    am_timer_t write_timer; /* response bytes the client's window holds */
 };
 
 struct http2_s {
@@ -149,6 +150,21 @@ am_http2_is_preface(const char *buf, size_t len, int *full)
 
 static void h2_schedule(http2_t *h2);
 
+/* timeouts.write on a stream whose response bytes make no progress: a
+ * client that keeps its flow-control window shut holds them (and the app's
+ * send()) forever otherwise. */
+static void
+h2_on_write_timeout(am_timer_t *t)
+{
+    h2_stream_t *s = t->data;
+
+    am_log(AM_LOG_INFO, 0, "*%llu s%d client timed out reading the response",
+           (unsigned long long)s->h2->c->id, s->id);
+    nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                              NGHTTP2_CANCEL);
+    h2_schedule(s->h2);
+}
+
 /* timeouts.body_read on a stream whose app waits for request body that the
  * client does not send (with the window open): the HTTP/2 form of a slow
  * body, answered with RST_STREAM CANCEL (RFC 9113 §8.1). */
@@ -176,6 +192,8 @@ h2_stream_create(http2_t *h2, int32_t id)
     s->start_msec = am_now_msec();
     s->body_timer.handler = h2_on_body_timeout;
     s->body_timer.data = s;
+    s->write_timer.handler = h2_on_write_timeout;
+    s->write_timer.data = s;
     s->next = h2->streams;
     if (h2->streams) {
         h2->streams->prev = s;
@@ -195,6 +213,7 @@ h2_stream_destroy(h2_stream_t *s)
     http2_t *h2 = s->h2;
 
     am_timer_del(&s->body_timer);
+    am_timer_del(&s->write_timer);
     if (s->req) {
         am_asgi_request_release(s->req);
         s->req = NULL;
@@ -696,6 +715,9 @@ h2_data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
         am_buf_consume(&s->out, n);
         if (am_buf_size(&s->out) == 0) {
             am_buf_shrink(&s->out);
+            am_timer_del(&s->write_timer);
+        } else {
+            am_timer_add(&s->write_timer, conf->timeout_write); /* progress */
         }
     }
     if (s->waiting && am_buf_size(&s->out) < conf->limit_write_buffer) {
@@ -1022,6 +1044,9 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         }
     }
     if (!no_body && len > 0) {
+        if (am_buf_size(&s->out) == 0) {
+            am_timer_add(&s->write_timer, conf->timeout_write);
+        }
         am_buf_append(&s->out, data, len);
     }
     s->resp_sent += len;

@@ -692,3 +692,17 @@ def test_stream_body_timeout_resets_stream(server):
         assert r.status == 200
     finally:
         c.close()
+
+
+def test_stream_write_timeout_resets_stalled_stream(server):
+    """A client that keeps a stream's window shut holds the response (and
+    the app's send()) only for timeouts.write: then RST_STREAM CANCEL."""
+    s = server(dict(APP, timeouts={"write": "1s"}))
+    c = H2Conn.open(s)
+    try:
+        c.auto_window = False
+        c.handshake(settings={INITIAL_WINDOW_SIZE: 0})
+        sid = c.request("GET", "/stream")
+        c.expect_stream_error(sid, CANCEL, timeout=10)
+    finally:
+        c.close()
