@@ -59,6 +59,7 @@ typedef struct http1_s {
     unsigned body_paused : 1;
     unsigned head_deadline : 1; /* header_read armed for this request */
     unsigned te_trailers : 1;   /* the client sent "TE: trailers" */
+    unsigned out_paused : 1;    /* responses pile up unread: wait */
     unsigned sniffed : 1;       /* the first bytes are not an h2 preface */
     unsigned upgraded : 1;      /* h2c: the connection is HTTP/2 now */
 
@@ -958,6 +959,12 @@ http1_process(http1_t *h)
         if (h->message_done) {
             break; /* the response to the current message is pending */
         }
+        if (!h->in_request && am_conn_pending(c) >= conf->limit_write_buffer) {
+            /* A pipelining client that does not read its responses: the
+             * next request waits until they are written (bounded memory). */
+            h->out_paused = 1;
+            break;
+        }
         if (h->req && !h->discarding &&
             am_asgi_request_buffered(h->req) >= conf->limit_body_buffer) {
             h->body_paused = 1; /* the app resumes us as it reads */
@@ -1041,7 +1048,7 @@ http1_process(http1_t *h)
     /* Keep reading while a request runs (to notice a client that leaves),
      * as long as the unparsed input stays within its bound. */
     am_conn_set_reading(c, am_buf_size(&c->rbuf) < c->rbuf_limit &&
-                               !h->body_paused);
+                               !h->body_paused && !h->out_paused);
 }
 
 static void
@@ -1104,6 +1111,10 @@ http1_on_drain(am_conn_t *c)
 
     if (h->req) {
         am_asgi_request_writable(h->req);
+    }
+    if (h->out_paused) {
+        h->out_paused = 0;
+        am_post(&c->post);
     }
 }
 

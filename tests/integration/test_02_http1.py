@@ -1007,3 +1007,25 @@ def test_app_reading_late_is_not_a_client_timeout(server):
         r = c.read_response()
         assert r.status == 200, r
         assert r.body == str(len(body)).encode()
+
+
+def test_pipelined_responses_unread_memory_bounded(server):
+    # A client that pipelines many requests and reads none of the answers
+    # must not make the worker queue them all: the next request waits while
+    # limits.write_buffer of responses is unwritten.
+    s = server()
+    (pid,) = s.worker_pids().values()
+    n, each = 3000, 64 * 1024  # ~190 MiB of responses
+    with raw(s, timeout=60) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        before = rss_kib(pid)
+        reqs = b"".join(request("GET", f"/big?n={each}") for _ in range(n))
+        t = threading.Thread(target=c.sock.sendall, args=(reqs,), daemon=True)
+        t.start()
+        time.sleep(2)
+        grown = rss_kib(pid) - before
+        assert grown < 64 * 1024, f"worker grew {grown} KiB"
+        for _ in range(n):
+            r = c.read_response()
+            assert r.status == 200 and len(r.body) == each
+        t.join(10)
