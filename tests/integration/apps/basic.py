@@ -13,7 +13,6 @@ Routes (GET unless said; query parameters in brackets):
   /headers          duplicate set-cookie and custom headers
   /noread           responds 200 without reading the body
   /slow             responds after [s] seconds
-  /late-read        reads the body after [s] seconds, answers its length
   /tag              responds with [tag] after [ms] milliseconds
   /pid              the worker's PID
   /read-record      records the receive() message types under [id]
@@ -215,12 +214,6 @@ async def app(scope, receive, send):
     if path == "/slow":
         await asyncio.sleep(float(args.get("s", "1")))
         return await respond(send, body=b"slow done")
-
-    if path == "/late-read":
-        # Reads the body only after [s] seconds: the server must wait.
-        await asyncio.sleep(float(args.get("s", "1")))
-        body = await read_body(receive)
-        return await respond(send, body=str(len(body)).encode())
 
     if path == "/tag":
         await asyncio.sleep(int(args.get("ms", "0")) / 1000)
