@@ -579,12 +579,18 @@ http1_base64url(const char *in, size_t len, uint8_t *out, size_t size)
     return (ssize_t)n;
 }
 
+/* The SETTINGS entries HTTP/2 accepts in one frame (http2.c's option). */
+#define H1_H2C_MAX_SETTINGS 32
+
 /* RFC 9113 §6.5.2: values a SETTINGS frame may not carry. */
 static int
 http1_h2_settings_valid(const uint8_t *p, size_t len)
 {
     size_t i;
 
+    if (len / 6 > H1_H2C_MAX_SETTINGS) {
+        return 0; /* more than nghttp2 accepts: serve HTTP/1.1 instead */
+    }
     for (i = 0; i + 6 <= len; i += 6) {
         uint16_t id = (uint16_t)(p[i] << 8 | p[i + 1]);
         uint32_t v = (uint32_t)p[i + 2] << 24 | (uint32_t)p[i + 3] << 16 |
@@ -994,9 +1000,10 @@ http1_process(http1_t *h)
         err = HTTP_PARSER_ERRNO(&h->parser);
         am_buf_consume(&c->rbuf, n);
         if (h->upgraded) {
-            /* HTTP/2 owns the connection; what follows is its preface. */
+            /* HTTP/2 owns the connection; what follows is its preface. A
+             * failed upgrade has closed it already. */
             http1_free(h);
-            if (am_buf_size(&c->rbuf) > 0) {
+            if (!c->closed && am_buf_size(&c->rbuf) > 0) {
                 c->proto->on_read(c, 0);
             }
             return;
@@ -1205,7 +1212,11 @@ http1_access_log(http1_t *h, int status)
     e.remote_addr = h->c->client_host[0] ? h->c->client_host : "unix:";
     e.time = h->start_time ? h->start_time : time(NULL);
     e.method = h->head_done ? http_method_str(h->parser.method) : "-";
-    n = am_min(h->url_len, sizeof(target) - 1);
+    /* Only what was kept: a target refused with 414 is longer than the
+     * head buffer (which may even be empty). */
+    n = h->head.data
+            ? am_min(am_min(h->url_len, h->head.len), sizeof(target) - 1)
+            : 0;
     if (n > 0) {
         memcpy(target, base, n);
     }
