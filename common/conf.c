@@ -2050,8 +2050,9 @@ conf_finish_metrics(am_conf_t *conf, char *err, size_t size)
     char sub[256];
 
     if (conf->metrics_path == NULL || conf->metrics_path[0] != '/') {
-        snprintf(err, size, "\"metrics.path\": expected a path starting with "
-                            "\"/\" such as \"/metrics\"");
+        snprintf(err, size,
+                 "\"metrics.path\": expected a path starting with "
+                 "\"/\" such as \"/metrics\"");
         return AM_ERROR;
     }
     if (conf->metrics_address == NULL) {
@@ -2068,6 +2069,9 @@ conf_finish_metrics(am_conf_t *conf, char *err, size_t size)
         return AM_ERROR;
     }
     conf->listen[conf->nlisten - 1].metrics = 1;
+    /* Scrapers speak HTTP/1.1; an h2 preface there must not reach the
+     * HTTP/2 code, which would hand its requests to the app. */
+    conf->listen[conf->nlisten - 1].http2 = 0;
     return AM_OK;
 }
 

@@ -460,8 +460,14 @@ def test_metrics_endpoint(server, tmp_path):
     s = make(server, tmp_path, config={
         "metrics": {"address": f"127.0.0.1:{port}"}})
     status, text = get(port, "/metrics")
-    if status != 200:
-        pytest.xfail(f"metrics not served by this worker build ({status})")
+    assert status == 200, text
+    # Only metrics there: no app path, and no HTTP/2 that would reach it.
+    assert get(port, "/")[0] == 404
+    h2 = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                         "--http2-prior-knowledge", "--max-time", "5",
+                         f"http://127.0.0.1:{port}/"],
+                        capture_output=True, text=True, timeout=20)
+    assert h2.stdout != "200", h2
     before = parse_prometheus(text)
     base = metric(before, "asgimaster_requests_total", protocol="h1",
                   status="2xx") or 0
