@@ -3,6 +3,7 @@ factory, dotted attributes, virtualenv, units (ISSUE3 "CLI and config")."""
 
 import os
 import subprocess
+import sys
 
 import httpx
 import pytest
@@ -69,15 +70,29 @@ def test_body_size_zero_is_unlimited(server):
     assert r.status_code == 200 and len(r.content) == len(data)
 
 
-def test_virtualenv_site_packages_visible(server, tmp_path):
-    venv = tmp_path / "venv"
+def make_venv(venv):
+    """A virtualenv as `python3 -m venv` makes it; by hand (pyvenv.cfg, a
+    bin/python3 link, site-packages) where the venv module cannot."""
     r = subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip",
                         str(venv)], capture_output=True, text=True,
                        timeout=60)
     if r.returncode != 0:
-        pytest.skip(f"cannot create a venv: {r.stderr.strip()}")
+        (venv / "bin").mkdir(parents=True, exist_ok=True)
+        if not (venv / "bin" / "python3").exists():
+            os.symlink("/usr/bin/python3", venv / "bin" / "python3")
+        ver = "%d.%d" % sys.version_info[:2]
+        (venv / "lib" / f"python{ver}" / "site-packages").mkdir(
+            parents=True, exist_ok=True)
+        (venv / "pyvenv.cfg").write_text(
+            "home = /usr/bin\ninclude-system-site-packages = false\n")
     sp = list(venv.glob("lib/python3*/site-packages"))
-    assert sp
+    assert sp, r.stderr
+    return sp[0]
+
+
+def test_virtualenv_site_packages_visible(server, tmp_path):
+    venv = tmp_path / "venv"
+    sp = [make_venv(venv)]
     (sp[0] / "am_venv_only.py").write_text("VALUE = 'from venv'\n")
     app_dir = tmp_path / "vapp"
     app_dir.mkdir()
@@ -101,12 +116,7 @@ def test_virtualenv_site_packages_visible(server, tmp_path):
 
 def test_virtual_env_variable(server, tmp_path):
     venv = tmp_path / "venv2"
-    r = subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip",
-                        str(venv)], capture_output=True, text=True,
-                       timeout=60)
-    if r.returncode != 0:
-        pytest.skip(f"cannot create a venv: {r.stderr.strip()}")
-    sp = list(venv.glob("lib/python3*/site-packages"))
+    sp = [make_venv(venv)]
     (sp[0] / "am_venv_only2.py").write_text("VALUE = 'env var venv'\n")
     app_dir = tmp_path / "vapp2"
     app_dir.mkdir()

@@ -76,7 +76,7 @@ def target(request, tmp_path_factory):
     if request.param == "h2-tls":
         why = config_rejected(srv)
         if why:
-            pytest.skip(f"TLS listener not configurable yet: {why}")
+            pytest.fail(f"TLS listener refused: {why}")
     srv.start()
     try:
         yield Target(srv.addr()[1], request.param == "h2-tls")
