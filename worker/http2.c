@@ -542,7 +542,8 @@ h2_start_request(http2_t *h2, h2_stream_t *s)
     if (ncookie > 0) {
         headers[n].name = "cookie";
         headers[n].name_len = 6;
-        headers[n].value = cookie.data + cookie.pos;
+        /* One empty crumb leaves the buffer unallocated. */
+        headers[n].value = cookie.data ? cookie.data + cookie.pos : "";
         headers[n].value_len = am_buf_size(&cookie);
         n++;
     }
@@ -1385,6 +1386,9 @@ am_http2_attach(am_conn_t *c)
     http2_t *h2 = http2_create(c);
 
     if (h2 == NULL) {
+        /* The caller has let go of its protocol state already. */
+        c->proto = NULL;
+        c->proto_data = NULL;
         am_conn_close(c);
         return AM_ERROR;
     }
@@ -1410,6 +1414,10 @@ am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
     int rv;
 
     if (h2 == NULL) {
+        /* HTTP/1.1 is inside its parser callback: it frees its own state
+         * once the parser returns (and sees the connection closed). */
+        c->proto = NULL;
+        c->proto_data = NULL;
         am_conn_close(c);
         return AM_ERROR;
     }
