@@ -82,8 +82,20 @@ $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
 	    -lhttp_parser -lnghttp2 -lyaml
+# The config loader on hostile YAML.
+FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c common/conf.c common/conf_schema.c \
+                 common/core.c common/log.c common/access.c \
+                 common/forwarded.c common/buf.c
+$(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml
 FUZZ_TIME ?= 30
-fuzz: $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded $(BUILD)/fuzz/fuzz_http1
+FUZZ_BINS := $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded \
+             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf
+# Replays every regression input first (each crasher found so far), then
+# fuzzes each target for FUZZ_TIME seconds.
+fuzz: $(FUZZ_BINS)
+	$(BUILD)/fuzz/fuzz_http1 -runs=1 $(filter-out %.md,$(wildcard tests/fuzz/regress/*))
 	@for f in $^; do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    seed=tests/fuzz/corpus/$${n#fuzz_}; [ -d $$seed ] || seed=; \
 	    $$f -max_total_time=$(FUZZ_TIME) -timeout=10 $(BUILD)/fuzz/corpus-$$n $$seed || exit 1; done
