@@ -150,34 +150,32 @@ am_http2_is_preface(const char *buf, size_t len, int *full)
 
 static void h2_schedule(http2_t *h2);
 
-/* timeouts.write on a stream whose response bytes make no progress: a
- * client that keeps its flow-control window shut holds them (and the app's
- * send()) forever otherwise. */
+/* A stream the client stalls: RST_STREAM CANCEL (RFC 9113 §8.1), the app
+ * sees http.disconnect, the other streams go on. */
 static void
-h2_on_write_timeout(am_timer_t *t)
+h2_stream_cancel(h2_stream_t *s, const char *what)
 {
-    h2_stream_t *s = t->data;
-
-    am_log(AM_LOG_INFO, 0, "*%llu s%d client timed out reading the response",
-           (unsigned long long)s->h2->c->id, s->id);
+    am_log(AM_LOG_INFO, 0, "*%llu s%d client timed out %s",
+           (unsigned long long)s->h2->c->id, s->id, what);
     nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
                               NGHTTP2_CANCEL);
     h2_schedule(s->h2);
 }
 
-/* timeouts.body_read on a stream whose app waits for request body that the
- * client does not send (with the window open): the HTTP/2 form of a slow
- * body, answered with RST_STREAM CANCEL (RFC 9113 §8.1). */
+/* timeouts.write: the stream's response bytes make no progress because the
+ * client keeps its flow-control window shut. */
+static void
+h2_on_write_timeout(am_timer_t *t)
+{
+    h2_stream_cancel(t->data, "reading the response");
+}
+
+/* timeouts.body_read: the app waits for request body that the client does
+ * not send, with the window open (the HTTP/2 form of a slow body). */
 static void
 h2_on_body_timeout(am_timer_t *t)
 {
-    h2_stream_t *s = t->data;
-
-    am_log(AM_LOG_INFO, 0, "*%llu s%d client timed out sending the body",
-           (unsigned long long)s->h2->c->id, s->id);
-    nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
-                              NGHTTP2_CANCEL);
-    h2_schedule(s->h2);
+    h2_stream_cancel(t->data, "sending the body");
 }
 
 static h2_stream_t *
