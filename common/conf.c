@@ -779,8 +779,8 @@ am_conf_parse_address(const char *address, am_listen_t *l, char *err,
     return AM_OK;
 }
 
-static int
-conf_listen_same(const am_listen_t *a, const am_listen_t *b)
+int
+am_conf_listen_same(const am_listen_t *a, const am_listen_t *b)
 {
     const struct sockaddr_in *a4, *b4;
     const struct sockaddr_in6 *a6, *b6;
@@ -790,7 +790,8 @@ conf_listen_same(const am_listen_t *a, const am_listen_t *b)
     }
     switch (a->family) {
     case AF_UNIX:
-        return strcmp(a->path, b->path) == 0;
+        return a->path != NULL && b->path != NULL &&
+               strcmp(a->path, b->path) == 0;
     case AF_INET:
         a4 = (const struct sockaddr_in *)&a->addr;
         b4 = (const struct sockaddr_in *)&b->addr;
@@ -865,7 +866,7 @@ conf_listen_push(am_conf_t *conf, const char *address, int line, int column,
         return AM_ERROR;
     }
     for (size_t i = 0; i < conf->nlisten; i++) {
-        if (!conf_listen_same(&conf->listen[i], &l)) {
+        if (!am_conf_listen_same(&conf->listen[i], &l)) {
             continue;
         }
         conf_quote(q, sizeof(q), address, strlen(address));

@@ -127,11 +127,11 @@ typedef struct am_conf_s {
 
     /* operations (issue 5) */
     char *pidfile;
-    char *user;            /* workers drop to this user after binding */
+    char *user; /* workers drop to this user after binding */
     char *group;
-    int umask;             /* -1: leave as inherited */
-    size_t max_requests;   /* 0: never recycle. In a worker's copy the
-                              master stores the value with its jitter. */
+    int umask;           /* -1: leave as inherited */
+    size_t max_requests; /* 0: never recycle. In a worker's copy the
+                            master stores the value with its jitter. */
     size_t max_requests_jitter;
     char *metrics_address; /* metrics.address; NULL: no metrics listener */
     char *metrics_path;    /* "/metrics" */
@@ -172,6 +172,10 @@ int am_conf_add_listen(am_conf_t *conf, const char *address, char *err,
 int am_conf_parse_address(const char *address, am_listen_t *l, char *err,
                           size_t size);
 void am_conf_clear_listen(am_conf_t *conf);
+
+/* 1 when two listeners name the same socket address (a port of 0 never
+ * matches: the kernel picks a fresh one each time). */
+int am_conf_listen_same(const am_listen_t *a, const am_listen_t *b);
 
 /* "64KiB", "10MB", "1024" -> bytes; "5s", "250ms", "2m", "1h" -> ms.
  * AM_OK or AM_ERROR. */

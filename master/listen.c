@@ -164,34 +164,6 @@ am_listen_names(const am_conf_t *conf, char *buf, size_t size)
 }
 
 int
-am_listen_same(const am_listen_t *a, const am_listen_t *b)
-{
-    const struct sockaddr_in *a4, *b4;
-    const struct sockaddr_in6 *a6, *b6;
-
-    if (a->family != b->family) {
-        return 0;
-    }
-    switch (a->family) {
-    case AF_UNIX:
-        return a->path != NULL && b->path != NULL &&
-               strcmp(a->path, b->path) == 0;
-    case AF_INET:
-        a4 = (const struct sockaddr_in *)&a->addr;
-        b4 = (const struct sockaddr_in *)&b->addr;
-        return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
-               a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-    case AF_INET6:
-        a6 = (const struct sockaddr_in6 *)&a->addr;
-        b6 = (const struct sockaddr_in6 *)&b->addr;
-        return a6->sin6_port != 0 && a6->sin6_port == b6->sin6_port &&
-               a6->sin6_scope_id == b6->sin6_scope_id &&
-               memcmp(&a6->sin6_addr, &b6->sin6_addr, 16) == 0;
-    }
-    return 0;
-}
-
-int
 am_listen_matches_fd(const am_listen_t *l, int fd)
 {
     am_listen_t bound;
@@ -217,7 +189,7 @@ am_listen_matches_fd(const am_listen_t *l, int fd)
     if (bound.family == AF_UNIX) {
         bound.path = ((struct sockaddr_un *)&bound.addr)->sun_path;
     }
-    return am_listen_same(l, &bound);
+    return am_conf_listen_same(l, &bound);
 }
 
 void

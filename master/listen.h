@@ -24,9 +24,6 @@ void am_listen_close(am_listen_t *l);
 
 void am_listen_close_all(am_conf_t *conf);
 
-/* Same address: family, address and port (not port 0), or UNIX path. */
-int am_listen_same(const am_listen_t *a, const am_listen_t *b);
-
 /* Does the bound socket fd listen on l's address? (getsockname()) */
 int am_listen_matches_fd(const am_listen_t *l, int fd);
 

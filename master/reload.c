@@ -86,7 +86,7 @@ reload_listeners(am_master_t *m, am_conf_t *conf)
         l = &conf->listen[i];
         for (size_t j = 0; j < old->nlisten; j++) {
             o = &old->listen[j];
-            if (o->fd != -1 && am_listen_same(l, o)) {
+            if (o->fd != -1 && am_conf_listen_same(l, o)) {
                 l->fd = o->fd;
                 break;
             }
