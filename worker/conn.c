@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/access.h"
 #include "common/forwarded.h"
 #include "common/log.h"
 #include "common/proxy.h"
@@ -269,6 +270,62 @@ conn_read_proxy(am_conn_t *c)
                          &c->server_port);
     }
     conn_start(c);
+}
+
+/* Copy len bytes of p into buf as a C string (cut to fit); NULL if none. */
+static const char *
+conn_cstr(char *buf, size_t size, const char *p, size_t len)
+{
+    if (p == NULL || len == 0) {
+        return NULL;
+    }
+    len = am_min(len, size - 1);
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+void
+am_conn_request_done(am_conn_t *c, const am_request_done_t *r)
+{
+    char line[4096], method[32], target[2048], ref[1024], ua[1024];
+    am_access_entry_t e;
+    const am_field_t *f;
+    const char *name;
+    double rt;
+    size_t i, n;
+
+    rt = r->start_msec ? (double)(am_now_msec() - r->start_msec) / 1000.0 : 0;
+    if (am_stats_self != NULL) {
+        am_stats_request(r->proto, r->status, rt);
+        am_worker_request_done();
+    }
+    if (!am_log_access_enabled()) {
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    e.remote_addr = c->client_host[0] ? c->client_host : "unix:";
+    e.time = r->start_time ? r->start_time : time(NULL);
+    e.method = conn_cstr(method, sizeof(method), r->method, r->method_len);
+    e.target = conn_cstr(target, sizeof(target), r->target, r->target_len);
+    e.protocol = r->protocol;
+    e.status = r->status;
+    e.body_bytes_sent = (size_t)r->body_bytes;
+    e.request_time = rt;
+    e.pid = getpid();
+    for (i = 0; i < r->nfields; i++) {
+        f = &r->fields[i];
+        name = r->head + f->name_off;
+        if (f->name_len == 7 && memcmp(name, "referer", 7) == 0) {
+            e.referer = conn_cstr(ref, sizeof(ref), r->head + f->value_off,
+                                  f->value_len);
+        } else if (f->name_len == 10 && memcmp(name, "user-agent", 10) == 0) {
+            e.user_agent =
+                conn_cstr(ua, sizeof(ua), r->head + f->value_off, f->value_len);
+        }
+    }
+    n = am_access_format(am_conn_conf->access_format, &e, line, sizeof(line));
+    am_log_access(line, n);
 }
 
 void

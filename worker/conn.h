@@ -12,12 +12,37 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/conf.h"
 #include "worker/event.h"
 
 typedef struct am_conn_s am_conn_t;
+
+/* A request header field as offsets into a protocol's head buffer. */
+typedef struct am_field_s {
+    uint32_t name_off, name_len, value_off, value_len;
+} am_field_t;
+
+/* What a protocol knows of a finished request, for the shared counters,
+ * max_requests and the access log (am_conn_request_done()). Strings need
+ * not be NUL-terminated; NULL or empty prints as "-". */
+typedef struct am_request_done_s {
+    int proto;            /* AM_STATS_H1 or AM_STATS_H2 */
+    const char *protocol; /* "HTTP/1.1", "HTTP/2.0" */
+    int status;
+    uint64_t body_bytes;
+    time_t start_time;    /* wall clock, 0: now */
+    am_msec_t start_msec; /* monotonic, 0: unknown */
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len;
+    const char *head; /* the buffer the fields point into */
+    const am_field_t *fields;
+    size_t nfields;
+} am_request_done_t;
 
 typedef struct am_proto_s {
     const char *name;
@@ -99,6 +124,10 @@ void am_conn_set_reading(am_conn_t *c, int on);
 void am_conn_close_after_flush(am_conn_t *c);
 /* Stop I/O now; the memory goes after this loop turn. */
 void am_conn_close(am_conn_t *c);
+
+/* One request ended: count it, maybe ask to recycle, write the access
+ * log line. */
+void am_conn_request_done(am_conn_t *c, const am_request_done_t *r);
 
 /* Trusted proxies (forwarded_allow_ips): replace head's client and scheme
  * from Forwarded / X-Forwarded-For / X-Forwarded-Proto when the direct peer

@@ -17,7 +17,6 @@
 
 #include <http_parser.h>
 
-#include "common/access.h"
 #include "common/forwarded.h"
 #include "common/log.h"
 #include "common/stats.h"
@@ -26,17 +25,13 @@
 #include "worker/http2.h"
 #include "worker/worker.h"
 
-typedef struct http1_field_s {
-    uint32_t name_off, name_len, value_off, value_len;
-} http1_field_t;
-
 typedef struct http1_s {
     am_conn_t *c;
     http_parser parser;
 
     am_buf_t head; /* the request target, then names and values */
     size_t url_len;
-    http1_field_t *fields;
+    am_field_t *fields;
     size_t nfields, fields_cap;
     size_t header_bytes;
     int error_status; /* set by a callback that refuses the request */
@@ -381,7 +376,7 @@ static int
 http1_on_header_field(http_parser *p, const char *at, size_t len)
 {
     http1_t *h = p->data;
-    http1_field_t *f;
+    am_field_t *f;
     char *dst;
 
     h->header_bytes += len;
@@ -423,7 +418,7 @@ static int
 http1_on_header_value(http_parser *p, const char *at, size_t len)
 {
     http1_t *h = p->data;
-    http1_field_t *f = &h->fields[h->nfields - 1];
+    am_field_t *f = &h->fields[h->nfields - 1];
 
     h->header_bytes += len;
     if (h->header_bytes > conf->limit_header_size) {
@@ -698,7 +693,7 @@ http1_on_headers_complete(http_parser *p)
                   ? stack_headers
                   : am_alloc(h->nfields * sizeof(*headers));
     for (i = 0; i < h->nfields; i++) {
-        http1_field_t *f = &h->fields[i];
+        am_field_t *f = &h->fields[i];
         const char *v = base + f->value_off;
         size_t vlen = f->value_len;
 
@@ -1192,59 +1187,25 @@ http1_on_read_timeout(am_timer_t *t)
 static void
 http1_access_log(http1_t *h, int status)
 {
-    am_access_entry_t e;
-    char line[4096], target[2048];
-    const char *base = h->head.data;
-    size_t n, i;
+    am_request_done_t r = {
+        .proto = AM_STATS_H1,
+        .protocol = h->http10 ? "HTTP/1.0" : "HTTP/1.1",
+        .status = status,
+        .body_bytes = h->resp_sent,
+        .start_time = h->start_time,
+        .start_msec = h->start_msec,
+        .method = h->head_done ? http_method_str(h->parser.method) : NULL,
+        .head = h->head.data,
+        .fields = h->fields,
+        .nfields = h->nfields,
+    };
 
-    double rt =
-        h->start_msec ? (double)(am_now_msec() - h->start_msec) / 1000.0 : 0;
-
-    if (am_stats_self != NULL) {
-        am_stats_request(AM_STATS_H1, status, rt);
-        am_worker_request_done();
-    }
-    if (!am_log_access_enabled()) {
-        return;
-    }
-    memset(&e, 0, sizeof(e));
-    e.request_time = rt;
-    e.remote_addr = h->c->client_host[0] ? h->c->client_host : "unix:";
-    e.time = h->start_time ? h->start_time : time(NULL);
-    e.method = h->head_done ? http_method_str(h->parser.method) : "-";
+    r.method_len = r.method ? strlen(r.method) : 0;
     /* Only what was kept: a target refused with 414 is longer than the
      * head buffer (which may even be empty). */
-    n = h->head.data
-            ? am_min(am_min(h->url_len, h->head.len), sizeof(target) - 1)
-            : 0;
-    if (n > 0) {
-        memcpy(target, base, n);
-    }
-    target[n] = '\0';
-    e.target = n ? target : "-";
-    e.protocol = h->http10 ? "HTTP/1.0" : "HTTP/1.1";
-    e.status = status;
-    e.body_bytes_sent = (size_t)h->resp_sent;
-    e.pid = (int)getpid();
-    for (i = 0; i < h->nfields; i++) {
-        http1_field_t *f = &h->fields[i];
-        static char ref[1024], ua[1024];
-
-        if (f->name_len == 7 && memcmp(base + f->name_off, "referer", 7) == 0) {
-            n = am_min((size_t)f->value_len, sizeof(ref) - 1);
-            memcpy(ref, base + f->value_off, n);
-            ref[n] = '\0';
-            e.referer = ref;
-        } else if (f->name_len == 10 &&
-                   memcmp(base + f->name_off, "user-agent", 10) == 0) {
-            n = am_min((size_t)f->value_len, sizeof(ua) - 1);
-            memcpy(ua, base + f->value_off, n);
-            ua[n] = '\0';
-            e.user_agent = ua;
-        }
-    }
-    n = am_access_format(conf->access_format, &e, line, sizeof(line));
-    am_log_access(line, n);
+    r.target = h->head.data;
+    r.target_len = h->head.data ? am_min(h->url_len, h->head.len) : 0;
+    am_conn_request_done(h->c, &r);
 }
 
 /* A response of our own (400, 408, 413, 414, 431, 505, 500): always the

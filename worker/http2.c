@@ -18,7 +18,6 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "common/access.h"
 #include "common/forwarded.h"
 #include "common/log.h"
 #include "common/stats.h"
@@ -35,10 +34,6 @@ static const uint8_t h2_drain_ping[8] = {
     'a', 'm', 'd', 'r', 'a', 'i', 'n', '!'
 };
 
-typedef struct h2_field_s {
-    uint32_t name_off, name_len, value_off, value_len;
-} h2_field_t;
-
 typedef struct http2_s http2_t;
 
 typedef struct h2_stream_s h2_stream_t;
@@ -51,7 +46,7 @@ struct h2_stream_s {
 
     /* request head */
     am_buf_t head; /* names and values, lowercase names */
-    h2_field_t *fields;
+    am_field_t *fields;
     size_t nfields, fields_cap;
     int32_t method, path, scheme, authority; /* field index or -1 */
     size_t header_bytes;
@@ -254,64 +249,25 @@ h2_field(h2_stream_t *s, int32_t i, size_t *len)
 static void
 h2_access_log(h2_stream_t *s, int status)
 {
-    am_access_entry_t e;
-    char line[4096], target[2048], ref[1024], ua[1024];
-    const char *v;
-    size_t n, i, len;
+    am_request_done_t r = {
+        .proto = AM_STATS_H2,
+        .protocol = "HTTP/2.0",
+        .status = status,
+        .body_bytes = s->resp_sent,
+        .start_time = s->start_time,
+        .start_msec = s->start_msec,
+        .head = s->head.data,
+        .fields = s->fields,
+        .nfields = s->nfields,
+    };
 
     if (s->logged) {
         return;
     }
     s->logged = 1;
-    if (am_stats_self != NULL) {
-        am_stats_request(AM_STATS_H2, status,
-                         (double)(am_now_msec() - s->start_msec) / 1000.0);
-        am_worker_request_done();
-    }
-    if (!am_log_access_enabled()) {
-        return;
-    }
-    memset(&e, 0, sizeof(e));
-    e.remote_addr = s->h2->c->client_host[0] ? s->h2->c->client_host : "unix:";
-    e.time = s->start_time;
-    v = h2_field(s, s->method, &len);
-    n = am_min(len, (size_t)15);
-    char method[16];
-    memcpy(method, v ? v : "-", v ? n : 1);
-    method[v ? n : 1] = '\0';
-    e.method = method;
-    v = h2_field(s, s->path, &len);
-    n = v ? am_min(len, sizeof(target) - 1) : 0;
-    if (n) {
-        memcpy(target, v, n);
-    }
-    target[n] = '\0';
-    e.target = n ? target : "-";
-    e.protocol = "HTTP/2.0";
-    e.status = status;
-    e.body_bytes_sent = (size_t)s->resp_sent;
-    e.request_time = (double)(am_now_msec() - s->start_msec) / 1000.0;
-    e.pid = getpid();
-    for (i = 0; i < s->nfields; i++) {
-        h2_field_t *f = &s->fields[i];
-        const char *name = s->head.data + f->name_off;
-        char *dst = NULL;
-
-        if (f->name_len == 7 && memcmp(name, "referer", 7) == 0) {
-            dst = ref;
-            e.referer = ref;
-        } else if (f->name_len == 10 && memcmp(name, "user-agent", 10) == 0) {
-            dst = ua;
-            e.user_agent = ua;
-        }
-        if (dst) {
-            n = am_min((size_t)f->value_len, sizeof(ref) - 1);
-            memcpy(dst, s->head.data + f->value_off, n);
-            dst[n] = '\0';
-        }
-    }
-    n = am_access_format(conf->access_format, &e, line, sizeof(line));
-    am_log_access(line, n);
+    r.method = h2_field(s, s->method, &r.method_len);
+    r.target = h2_field(s, s->path, &r.target_len);
+    am_conn_request_done(s->h2->c, &r);
 }
 
 /* nghttp2 callbacks: each runs inside mem_recv()/mem_send(). */
@@ -401,7 +357,7 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
              size_t valuelen, uint8_t flags, void *user_data)
 {
     h2_stream_t *s;
-    h2_field_t *f;
+    am_field_t *f;
 
     if (frame->hd.type != NGHTTP2_HEADERS ||
         frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
@@ -514,7 +470,7 @@ h2_start_request(http2_t *h2, h2_stream_t *s)
                   ? stack
                   : am_alloc((s->nfields + 2) * sizeof(*headers));
     for (i = 0; i < s->nfields; i++) {
-        h2_field_t *f = &s->fields[i];
+        am_field_t *f = &s->fields[i];
         const char *name = s->head.data + f->name_off;
 
         if (f->name_len > 0 && name[0] == ':') {
