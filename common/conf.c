@@ -32,6 +32,7 @@
 #include <yaml.h>
 
 #include "common/access.h"
+#include "common/cidr.h"
 #include "common/conf.h"
 #include "common/conf_schema.h"
 #include "common/core.h"
@@ -950,47 +951,6 @@ conf_clear_env(am_conf_t *conf)
 
 /* Trusted proxies */
 
-/* "10.0.0.0/8", "fd00::/8", "127.0.0.1" (a /32), "::1" (a /128). Host bits
- * below the prefix are cleared: "192.168.1.7/24" is 192.168.1.0/24. */
-static int
-conf_parse_cidr(const char *s, size_t len, am_cidr_t *out)
-{
-    char host[INET6_ADDRSTRLEN];
-    const char *slash = memchr(s, '/', len), *p;
-    size_t hlen = slash ? (size_t)(slash - s) : len;
-    uint64_t bits;
-    int max;
-
-    if (hlen == 0 || hlen >= sizeof(host)) {
-        return AM_ERROR;
-    }
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-    memset(out, 0, sizeof(*out));
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return AM_ERROR;
-    }
-    out->prefix = max;
-    if (slash != NULL) {
-        p = slash + 1;
-        if (p == s + len || conf_parse_u64(&p, &bits) != AM_OK ||
-            p != s + len || bits > (uint64_t)max) {
-            return AM_ERROR;
-        }
-        out->prefix = (int)bits;
-    }
-    for (int i = out->prefix; i < max; i++) {
-        out->addr[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
-    }
-    return AM_OK;
-}
-
 static void
 conf_clear_cidrs(am_conf_t *conf)
 {
@@ -1018,7 +978,7 @@ conf_add_cidrs(am_conf_t *conf, const char *dname, const char *s, char *err,
         len = strcspn(s, ", \t");
         if (len == 1 && *s == '*') {
             conf->forwarded_all = 1;
-        } else if (conf_parse_cidr(s, len, &cidr) == AM_OK) {
+        } else if (am_cidr_parse(s, len, &cidr) == AM_OK) {
             conf->forwarded_allow =
                 am_realloc(conf->forwarded_allow,
                            (conf->nforwarded_allow + 1) * sizeof(am_cidr_t));

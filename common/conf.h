@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "common/cidr.h"
 #include "common/core.h"
 
 enum {
@@ -42,13 +43,6 @@ typedef struct am_tls_conf_s {
     char *ciphersuites; /* TLS 1.3 suites, NULL: OpenSSL's */
     int line, column;   /* of the "tls" key, for errors */
 } am_tls_conf_t;
-
-/* A trusted proxy network for forwarded_allow_ips. */
-typedef struct am_cidr_s {
-    int family; /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    int prefix; /* bits */
-} am_cidr_t;
 
 typedef struct am_listen_s {
     char *address; /* as written: "127.0.0.1:8000", "[::1]:8000", "unix:/p" */

@@ -15,6 +15,7 @@
 
 #include "common/conf.h"
 #include "common/conf_schema.h"
+#include "common/forwarded.h"
 #include "common/log.h"
 #include "tests/unit/unit.h"
 
@@ -1614,4 +1615,46 @@ TEST(finish_metrics_listener)
     ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_ERROR);
     ASSERT_TRUE(strstr(err, "metrics.path") != NULL);
     am_conf_destroy(c);
+}
+
+/* The networks forwarded_allow_ips loads are the ones am_cidr_match() sees:
+ * an IPv4-mapped IPv6 network covers the IPv4 peers it maps, and an IPv4
+ * network covers a dual-stack socket's ::ffff:a.b.c.d peer (issue 8). */
+static int
+conf_matches(const am_conf_t *c, int family, const char *addr)
+{
+    struct sockaddr_storage ss;
+
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = (sa_family_t)family;
+    if (family == AF_INET) {
+        ASSERT_EQ(inet_pton(AF_INET, addr,
+                            &((struct sockaddr_in *)&ss)->sin_addr),
+                  1);
+    } else {
+        ASSERT_EQ(inet_pton(AF_INET6, addr,
+                            &((struct sockaddr_in6 *)&ss)->sin6_addr),
+                  1);
+    }
+    return am_cidr_match(c->forwarded_allow, c->nforwarded_allow,
+                         (struct sockaddr *)&ss);
+}
+
+TEST(forwarded_allow_ips_mapped_networks)
+{
+    am_conf_t *c = load("forwarded_allow_ips: [\"::ffff:10.0.0.0/104\"]\n");
+
+    ASSERT_EQ(conf_matches(c, AF_INET, "10.1.2.3"), 1);
+    ASSERT_EQ(conf_matches(c, AF_INET6, "::ffff:10.1.2.3"), 1);
+    ASSERT_EQ(conf_matches(c, AF_INET, "11.1.2.3"), 0);
+    am_conf_destroy(c);
+
+    c = load("forwarded_allow_ips: [10.0.0.0/8]\n");
+    ASSERT_EQ(conf_matches(c, AF_INET6, "::ffff:10.9.8.7"), 1);
+    ASSERT_EQ(conf_matches(c, AF_INET6, "::1"), 0);
+    am_conf_destroy(c);
+
+    /* The config takes the tested parser's rules: no leading zero. */
+    ASSERT_STR_CONTAINS(load_error("forwarded_allow_ips: [10.0.0.0/08]\n"),
+                        "bad address or network");
 }

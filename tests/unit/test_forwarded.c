@@ -22,7 +22,7 @@ static void
 trust(const char *s)
 {
     ASSERT_TRUE(ntrusted < am_nitems(trusted));
-    ASSERT_EQ(am_cidr_parse(s, &trusted[ntrusted]), AM_OK);
+    ASSERT_EQ(am_cidr_parse(s, strlen(s), &trusted[ntrusted]), AM_OK);
     ntrusted++;
 }
 
@@ -128,7 +128,7 @@ match(const char *cidr, const char *addr)
 {
     am_cidr_t c;
 
-    ASSERT_EQ(am_cidr_parse(cidr, &c), AM_OK);
+    ASSERT_EQ(am_cidr_parse(cidr, strlen(cidr), &c), AM_OK);
     return am_cidr_match(&c, 1, (struct sockaddr *)sa(addr, 1234));
 }
 
@@ -139,7 +139,7 @@ check_cidr(const char *s, int family, const char *addr, int prefix)
     am_cidr_t c;
 
     memset(&c, 0x5a, sizeof(c));
-    ASSERT_EQ(am_cidr_parse(s, &c), AM_OK);
+    ASSERT_EQ(am_cidr_parse(s, strlen(s), &c), AM_OK);
     ASSERT_EQ(c.family, family);
     ASSERT_EQ(c.prefix, prefix);
     memset(want, 0, sizeof(want));
@@ -224,10 +224,10 @@ TEST(cidr_parse_errors)
 
     for (size_t i = 0; i < am_nitems(bad); i++) {
         memset(&c, 0x5a, sizeof(c));
-        if (am_cidr_parse(bad[i], &c) != AM_ERROR) {
+        if (am_cidr_parse(bad[i], strlen(bad[i]), &c) != AM_ERROR) {
             fprintf(stderr, "  accepted \"%s\"\n", bad[i]);
         }
-        ASSERT_EQ(am_cidr_parse(bad[i], &c), AM_ERROR);
+        ASSERT_EQ(am_cidr_parse(bad[i], strlen(bad[i]), &c), AM_ERROR);
         ASSERT_EQ(c.family, 0x5a5a5a5a); /* untouched */
     }
 }
