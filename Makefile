@@ -62,30 +62,28 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
 
-# libFuzzer targets for the parsers that see hostile bytes first.
+# libFuzzer targets for the parsers that see hostile bytes first. Targets
+# that need the config loader link all of common/ (no Python, no OpenSSL).
+COMMON_SRC_FOR_FUZZ := $(wildcard common/*.c)
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
 $(BUILD)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c common/proxy.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
-$(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c common/cidr.c
+$(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c \
+                           common/cidr.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^
 # The worker's protocol code behind a real connection, with a fake ASGI
 # bridge (no Python): HTTP/1.1, and HTTP/2 by preface or h2c Upgrade.
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
-                 worker/conn.c worker/event.c common/buf.c common/core.c \
-                 common/log.c common/access.c common/forwarded.c \
-                 common/proxy.c common/stats.c common/conf.c \
-                 common/conf_schema.c
+                 worker/conn.c worker/event.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
 	    -lhttp_parser -lnghttp2 -lyaml
 # The config loader on hostile YAML.
-FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c common/conf.c common/conf_schema.c \
-                 common/core.c common/log.c common/access.c \
-                 common/forwarded.c common/buf.c
+FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml

@@ -15,7 +15,8 @@
 
 #include "common/conf.h"
 #include "common/conf_schema.h"
-#include "common/forwarded.h"
+#include "common/editdist.h"
+#include "common/cidr.h"
 #include "common/log.h"
 #include "tests/unit/unit.h"
 
@@ -1448,15 +1449,15 @@ TEST(check_app)
 
 TEST(distance)
 {
-    ASSERT_EQ(am_conf_distance("workers", "workers"), 0);
-    ASSERT_EQ(am_conf_distance("workrs", "workers"), 1);
-    ASSERT_EQ(am_conf_distance("wokrers", "workers"), 1); /* transposition */
-    ASSERT_EQ(am_conf_distance("WORKERS", "workers"), 0);
-    ASSERT_EQ(am_conf_distance("", "abc"), 3);
-    ASSERT_EQ(am_conf_distance("kitten", "sitting"), 3);
-    ASSERT_TRUE(am_conf_is_close("workrs", "workers", 1));
-    ASSERT_TRUE(!am_conf_is_close("env", "app", 3));
-    ASSERT_TRUE(!am_conf_is_close("color", "chdir", 4));
+    ASSERT_EQ(am_editdist_compute("workers", "workers"), 0);
+    ASSERT_EQ(am_editdist_compute("workrs", "workers"), 1);
+    ASSERT_EQ(am_editdist_compute("wokrers", "workers"), 1); /* transposition */
+    ASSERT_EQ(am_editdist_compute("WORKERS", "workers"), 0);
+    ASSERT_EQ(am_editdist_compute("", "abc"), 3);
+    ASSERT_EQ(am_editdist_compute("kitten", "sitting"), 3);
+    ASSERT_TRUE(am_editdist_is_close("workrs", "workers", 1));
+    ASSERT_TRUE(!am_editdist_is_close("env", "app", 3));
+    ASSERT_TRUE(!am_editdist_is_close("color", "chdir", 4));
 }
 
 /* Every error path frees what it built (run under ASan to see leaks). */
