@@ -35,6 +35,7 @@
         }                                                                      \
     } while (0)
 
+/* common/alloc.c */
 void am_assert_fail(const char *cond, const char *file, int line)
     __attribute__((noreturn));
 
