@@ -22,7 +22,9 @@
 #include "common/log.h"
 #include "master/listen.h"
 #include "master/master.h"
+#include "master/pidfile.h"
 #include "master/tls_check.h"
+#include "master/upgrade.h"
 
 #define MAIN_ERR_SIZE    1024
 #define MAIN_WORKERS_MAX 1024 /* as the "workers" key */
