@@ -25,7 +25,7 @@ WORKER_SRC  := $(wildcard worker/*.c)
 MASTER_OBJ  := $(MASTER_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ  := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
-UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_SRC    := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all run test unit-test asan asan-test install clean deps bench fuzz \
@@ -58,9 +58,22 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
+# C unit tests mirror the source folders: tests/unit/DIR/test_*.c links
+# UNIT_OBJ_DIR and UNIT_LIBS_DIR. tests/unit/common/ links common/ alone;
+# tests/unit/worker/ links the worker's objects without the Python ones
+# (the bridge and the embedding) and common/: adjust UNIT_OBJ_worker when
+# a worker test needs fakes instead of real objects.
+UNIT_OBJ_common  := $(COMMON_OBJ)
+UNIT_LIBS_common := -lyaml
+UNIT_OBJ_worker  := $(filter-out $(PY_OBJ),$(WORKER_OBJ)) $(COMMON_OBJ)
+UNIT_LIBS_worker := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto
+unit_dir = $(firstword $(subst /, ,$(1)))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/%: tests/unit/%.c $$(UNIT_OBJ_$$(call unit_dir,$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
+	$(CC) $(CFLAGS) -o $@ $< $(UNIT_OBJ_$(call unit_dir,$*)) \
+	    $(UNIT_LIBS_$(call unit_dir,$*))
 
 # libFuzzer targets for the parsers that see hostile bytes first. Targets
 # that need the config loader link all of common/ (no Python, no OpenSSL).
@@ -148,8 +161,36 @@ format-check:
 	clang-format --dry-run --Werror $(MASTER_SRC) $(WORKER_SRC) \
 	    $(wildcard */*.h) $(UNIT_SRC)
 
-lint:
-	mandoc -Tlint -Wwarning man/asgimaster.8 man/asgimaster.yaml.5
+# clang-tidy (.clang-tidy) with each file's build flags: Python's includes
+# for the bridge, the nghttp2 probes for http2.c.
+TIDY_FLAGS  := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -I.
+TIDY_PY     := $(PY_CFLAGS) -I$(BUILD) -DAM_PYTHON_EXE='"$(PYTHON)"'
+TIDY_SRC    ?= $(MASTER_SRC) $(WORKER_SRC) $(UNIT_SRC)
+
+# The man pages, the include layering (scripts/check-layering.py) and
+# clang-tidy: every step runs, and the target fails if any found something.
+lint: $(BUILD)/worker/runtime_py.h
+	@rc=0; \
+	echo "lint: mandoc"; \
+	mandoc -Tlint -Wwarning man/asgimaster.8 man/asgimaster.yaml.5 || rc=1; \
+	echo "lint: layering"; \
+	$(PYTHON) scripts/check-layering.py || rc=1; \
+	echo "lint: clang-tidy"; bad=""; \
+	for f in $(TIDY_SRC); do \
+	    case $$f in \
+	    worker/asgi*.c|worker/pyembed.c) \
+	        clang-tidy --quiet $$f -- $(TIDY_FLAGS) $(TIDY_PY) 2>/dev/null ;; \
+	    worker/http2.c) \
+	        clang-tidy --quiet $$f -- $(TIDY_FLAGS) $(H2_DEFS) 2>/dev/null ;; \
+	    *)  clang-tidy --quiet $$f -- $(TIDY_FLAGS) 2>/dev/null ;; \
+	    esac || bad="$$bad $$f"; \
+	done; \
+	if [ -n "$$bad" ]; then \
+	    echo "lint: clang-tidy findings in:$$bad"; rc=1; \
+	else \
+	    echo "lint: clang-tidy: no findings"; \
+	fi; \
+	exit $$rc
 
 clean:
 	rm -rf build build-asan asgimaster asgimaster-asan

@@ -32,7 +32,8 @@
 #include "common/conf_yaml.h"
 #include "common/core.h"
 
-#define CONF_FILE_MAX (16 * 1024 * 1024)
+#define CONF_FILE_MAX_MIB 16
+#define CONF_FILE_MAX     ((size_t)CONF_FILE_MAX_MIB * 1024 * 1024)
 
 static int
 conf_load_pythonpath(am_conf_yaml_ctx_t *ctx, const am_conf_key_t *k,
@@ -350,7 +351,7 @@ am_conf_load(am_conf_t *conf, const char *file, char *err, size_t size)
         if (len == cap) {
             if (cap >= CONF_FILE_MAX) {
                 snprintf(err, size, "%s: too large: more than %d MiB", file,
-                         CONF_FILE_MAX / (1024 * 1024));
+                         CONF_FILE_MAX_MIB);
                 goto failed;
             }
             cap = cap ? cap * 2 : 8192;

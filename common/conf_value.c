@@ -16,6 +16,9 @@
 #include "common/conf_value.h"
 #include "common/core.h"
 
+#define KB  ((uint64_t)1000)
+#define MB  (1000 * KB)
+#define GB  (1000 * MB)
 #define KiB ((uint64_t)1024)
 #define MiB (1024 * KiB)
 #define GiB (1024 * MiB)
@@ -26,24 +29,16 @@ typedef struct {
 } conf_unit_t;
 
 static const conf_unit_t conf_size_units[] = {
-    { "", 1 },
-    { "B", 1 },
-    { "K", 1000 },
-    { "KB", 1000 },
-    { "KiB", KiB },
-    { "M", 1000 * 1000 },
-    { "MB", 1000 * 1000 },
-    { "MiB", MiB },
-    { "G", 1000 * 1000 * 1000 },
-    { "GB", 1000 * 1000 * 1000 },
-    { "GiB", GiB },
+    { "", 1 },      { "B", 1 },   { "K", KB },    { "KB", KB },
+    { "KiB", KiB }, { "M", MB },  { "MB", MB },   { "MiB", MiB },
+    { "G", GB },    { "GB", GB }, { "GiB", GiB },
 };
 
 /* Longest first: "ms" must win over "m". Factors in milliseconds. */
 static const conf_unit_t conf_duration_units[] = {
     { "ms", 1 },
-    { "h", 3600 * 1000 },
-    { "m", 60 * 1000 },
+    { "h", (uint64_t)3600 * 1000 },
+    { "m", (uint64_t)60 * 1000 },
     { "s", 1000 },
 };
 

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -103,7 +104,8 @@ am_forwarded_resolve(const am_forwarded_in_t *in, const am_cidr_t *trusted,
 
     forwarded_set_host(stop, out);
     if (stop->scheme >= 0) {
-        strcpy(out->scheme, forwarded_schemes[stop->scheme]);
+        snprintf(out->scheme, sizeof(out->scheme), "%s",
+                 forwarded_schemes[stop->scheme]);
         out->has_scheme = 1;
     }
     return AM_OK;
@@ -525,7 +527,8 @@ forwarded_resolve_legacy(const am_forwarded_in_t *in, const am_cidr_t *trusted,
         scheme = forwarded_scheme(in->xfp + left_a, left_b - left_a);
     }
     if (scheme >= 0) {
-        strcpy(out->scheme, forwarded_schemes[scheme]);
+        snprintf(out->scheme, sizeof(out->scheme), "%s",
+                 forwarded_schemes[scheme]);
         out->has_scheme = 1;
     }
 }

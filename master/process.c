@@ -350,6 +350,7 @@ process_on_recycle(am_master_t *m, am_process_t *p)
         return;
     }
     r = s->process;
+    AM_ASSERT(r != NULL); /* am_process_spawn() filled the slot */
     r->replaces = p->id;
 }
 

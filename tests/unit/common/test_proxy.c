@@ -1,4 +1,4 @@
-/* tests/unit/test_proxy.c: the PROXY protocol parser (common/proxy.c):
+/* tests/unit/common/test_proxy.c: the PROXY protocol parser (common/proxy.c):
  * every v1 and v2 form, AM_AGAIN on each prefix of a valid header, early
  * rejection of wrong bytes, every malformed field, TLVs and the CRC32C.
  */
