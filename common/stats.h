@@ -18,7 +18,11 @@
 
 #define AM_STATS_SLOTS 2048 /* live + draining workers, all generations */
 
-enum { AM_STATS_H1 = 0, AM_STATS_H2, AM_STATS_PROTOS };
+enum {
+    AM_STATS_H1 = 0,
+    AM_STATS_H2,
+    AM_STATS_PROTOS
+};
 
 /* Request duration histogram upper bounds, seconds (Prometheus "le"). */
 #define AM_STATS_BUCKETS 12
@@ -33,7 +37,7 @@ typedef struct am_worker_stats_s {
     /* requests[proto][status class 1..5 at index 0..4] */
     volatile uint64_t requests[AM_STATS_PROTOS][5];
     volatile uint64_t duration_count;
-    volatile double duration_sum; /* seconds */
+    volatile double duration_sum;                         /* seconds */
     volatile uint64_t duration_buckets[AM_STATS_BUCKETS]; /* cumulative */
     volatile uint64_t bytes_in;
     volatile uint64_t bytes_out;
