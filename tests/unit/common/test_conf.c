@@ -873,7 +873,8 @@ TEST(address_unix)
     ASSERT_EQ(am_conf_parse_address(path, &l, err, sizeof(err)), AM_OK);
     ASSERT_EQ(strlen(l.path), 107);
     free(l.path);
-    strcat(path, "a");
+    path[112] = 'a';
+    path[113] = '\0';
     ASSERT_STR_EQ(address_error(path),
                   "UNIX socket path \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                   "aaaaaaaa...\" is too long: 108 bytes, at most 107");
