@@ -26,6 +26,7 @@ MASTER_OBJ  := $(MASTER_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ  := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_SRC    := $(sort $(UNIT_SRC) $(wildcard tests/unit/worker/test_*.c))
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all run test unit-test asan asan-test install clean deps bench fuzz \
@@ -61,6 +62,12 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
+
+# The HTTP/1.1 parser's test links it, and http-parser to compare speed.
+$(BUILD)/tests/unit/worker/test_h1_parser: tests/unit/worker/test_h1_parser.c \
+        $(BUILD)/worker/h1_parser.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lhttp_parser
 
 # libFuzzer targets for the parsers that see hostile bytes first.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
