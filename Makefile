@@ -89,6 +89,10 @@ $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
 	    -lhttp_parser -lnghttp2 -lyaml
+# The HTTP/1.1 request parser, differential on segmentation.
+$(BUILD)/fuzz/fuzz_h1_parser: tests/fuzz/fuzz_h1_parser.c worker/h1_parser.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
 # The config loader on hostile YAML.
 FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c common/conf.c common/conf_schema.c \
                  common/core.c common/log.c common/access.c \
@@ -98,7 +102,8 @@ $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml
 FUZZ_TIME ?= 30
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded \
-             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf
+             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf \
+             $(BUILD)/fuzz/fuzz_h1_parser
 # Replays every regression input first (each crasher found so far), then
 # fuzzes each target for FUZZ_TIME seconds.
 fuzz: $(FUZZ_BINS)
