@@ -116,16 +116,14 @@ enum {
 #define H1_SCHEME 0x20 /* ALPHA / DIGIT / "+" / "-" / "." */
 
 static uint8_t h1_class[256];
-static int h1_class_ready;
 
-static void
-h1_class_init(void)
+/* Filled once before main(), so no parser ever sees it half-built (the
+ * bridge's threads never parse, but nothing here relies on that). */
+__attribute__((constructor)) static void
+h1_parser_class_init(void)
 {
     int ch;
 
-    if (h1_class_ready) {
-        return;
-    }
     for (ch = 0; ch < 256; ch++) {
         uint8_t c = 0;
         int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -152,7 +150,6 @@ h1_class_init(void)
         }
         h1_class[ch] = c;
     }
-    h1_class_ready = 1;
 }
 
 #define h1_is(ch, cls) (h1_class[(unsigned char)(ch)] & (cls))
@@ -207,26 +204,27 @@ static const struct {
     [AM_H1_E_TRAILER_SIZE] = { 400, "trailer section too large" },
 };
 
-static int h1_fail(am_h1_parser_t *p, am_h1_error_t e);
-static int h1_request_line(am_h1_parser_t *p, const char *buf, size_t len);
-static am_h1_error_t h1_target_end(am_h1_parser_t *p, const char *buf);
-static int h1_authority_valid(const char *s, size_t n, int need_port);
-static am_h1_error_t h1_field_line(const char *buf, size_t start, size_t end,
-                                   am_h1_field_t *f);
-static am_h1_error_t h1_field_use(am_h1_parser_t *p, const char *buf,
-                                  const am_h1_field_t *f, size_t index);
-static am_h1_error_t h1_head_end(am_h1_parser_t *p);
-static int h1_next_element(const char *v, size_t len, size_t *i, size_t *start,
-                           size_t *end);
-static int h1_chunked(am_h1_parser_t *p, const char *in, size_t len,
-                      size_t *consumed, const char **data, size_t *data_len);
-static int h1_trailers(am_h1_parser_t *p, const char *in, size_t len,
-                       size_t *consumed);
+static int h1_parser_fail(am_h1_parser_t *p, am_h1_error_t e);
+static int h1_parser_request_line(am_h1_parser_t *p, const char *buf,
+                                  size_t len);
+static am_h1_error_t h1_parser_target_end(am_h1_parser_t *p, const char *buf);
+static int h1_parser_authority_valid(const char *s, size_t n, int need_port);
+static am_h1_error_t h1_parser_field_line(const char *buf, size_t start,
+                                          size_t end, am_h1_field_t *f);
+static am_h1_error_t h1_parser_field_use(am_h1_parser_t *p, const char *buf,
+                                         const am_h1_field_t *f, size_t index);
+static am_h1_error_t h1_parser_head_end(am_h1_parser_t *p);
+static int h1_parser_next_element(const char *v, size_t len, size_t *i,
+                                  size_t *start, size_t *end);
+static int h1_parser_chunked(am_h1_parser_t *p, const char *in, size_t len,
+                             size_t *consumed, const char **data,
+                             size_t *data_len);
+static int h1_parser_trailers(am_h1_parser_t *p, const char *in, size_t len,
+                              size_t *consumed);
 
 void
 am_h1_parser_init(am_h1_parser_t *p, const am_h1_limits_t *limits)
 {
-    h1_class_init();
     memset(p, 0, sizeof(*p));
     p->limits = *limits;
     am_h1_parser_reset(p);
@@ -276,7 +274,7 @@ am_h1_parser_has_token(const char *v, size_t len, const char *token)
 {
     size_t tlen = strlen(token), i = 0, start, end;
 
-    while (h1_next_element(v, len, &i, &start, &end)) {
+    while (h1_parser_next_element(v, len, &i, &start, &end)) {
         if (end - start == tlen && strncasecmp(v + start, token, tlen) == 0) {
             return 1;
         }
@@ -285,7 +283,7 @@ am_h1_parser_has_token(const char *v, size_t len, const char *token)
 }
 
 static int
-h1_fail(am_h1_parser_t *p, am_h1_error_t e)
+h1_parser_fail(am_h1_parser_t *p, am_h1_error_t e)
 {
     p->error = e;
     p->state = H1_FAILED;
@@ -309,7 +307,7 @@ am_h1_parser_head(am_h1_parser_t *p, const char *buf, size_t len,
         return AM_OK;
     }
     if (p->state < H1_FIELDS) {
-        rc = h1_request_line(p, buf, len);
+        rc = h1_parser_request_line(p, buf, len);
         if (rc != AM_OK) {
             return rc;
         }
@@ -323,13 +321,13 @@ am_h1_parser_head(am_h1_parser_t *p, const char *buf, size_t len,
         if (nl == NULL) {
             p->pos = len;
             if (len - p->fields_start > p->limits.max_fields_size) {
-                return h1_fail(p, AM_H1_E_FIELDS_SIZE);
+                return h1_parser_fail(p, AM_H1_E_FIELDS_SIZE);
             }
             return AM_AGAIN;
         }
         end = (size_t)(nl - buf) + 1;
         if (end - p->fields_start > p->limits.max_fields_size) {
-            return h1_fail(p, AM_H1_E_FIELDS_SIZE);
+            return h1_parser_fail(p, AM_H1_E_FIELDS_SIZE);
         }
         lend = end - 1;
         if (lend > p->line_start && buf[lend - 1] == '\r') {
@@ -340,23 +338,26 @@ am_h1_parser_head(am_h1_parser_t *p, const char *buf, size_t len,
         }
         if (p->req.nfields == max) {
             /* Checked first, so that nothing is written past cap. */
-            e = h1_field_line(buf, p->line_start, lend, NULL);
-            return h1_fail(p, e != AM_H1_E_NONE ? e : AM_H1_E_FIELDS_COUNT);
+            e = h1_parser_field_line(buf, p->line_start, lend, NULL);
+            return h1_parser_fail(p,
+                                  e != AM_H1_E_NONE ? e : AM_H1_E_FIELDS_COUNT);
         }
-        e = h1_field_line(buf, p->line_start, lend, &fields[p->req.nfields]);
+        e = h1_parser_field_line(buf, p->line_start, lend,
+                                 &fields[p->req.nfields]);
         if (e == AM_H1_E_NONE) {
-            e = h1_field_use(p, buf, &fields[p->req.nfields], p->req.nfields);
+            e = h1_parser_field_use(p, buf, &fields[p->req.nfields],
+                                    p->req.nfields);
         }
         if (e != AM_H1_E_NONE) {
-            return h1_fail(p, e);
+            return h1_parser_fail(p, e);
         }
         p->req.nfields++;
         p->line_start = p->pos = end;
     }
 
-    e = h1_head_end(p);
+    e = h1_parser_head_end(p);
     if (e != AM_H1_E_NONE) {
-        return h1_fail(p, e);
+        return h1_parser_fail(p, e);
     }
     p->head_len = end;
     p->state = H1_HEAD_DONE;
@@ -366,7 +367,7 @@ am_h1_parser_head(am_h1_parser_t *p, const char *buf, size_t len,
 /* The request line, byte by byte from p->pos (RFC 9112 §3). AM_OK once its
  * line end is read, with p->pos after it. */
 static int
-h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
+h1_parser_request_line(am_h1_parser_t *p, const char *buf, size_t len)
 {
     static const char http[] = "HTTP/";
     am_h1_request_t *r = &p->req;
@@ -390,8 +391,9 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
         case H1_METHOD0:
             if (!h1_is(ch, H1_TCHAR)) {
                 p->pos = i;
-                return h1_fail(p, ch == '\r' || ch == '\n' ? AM_H1_E_LINE
-                                                           : AM_H1_E_METHOD);
+                return h1_parser_fail(p, ch == '\r' || ch == '\n'
+                                             ? AM_H1_E_LINE
+                                             : AM_H1_E_METHOD);
             }
             r->method_off = (uint32_t)i;
             r->method_len = 0;
@@ -411,17 +413,17 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
             }
             if (!h1_is(ch, H1_TCHAR)) {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_METHOD);
+                return h1_parser_fail(p, AM_H1_E_METHOD);
             }
             if (++r->method_len > p->limits.max_method) {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_METHOD_LONG);
+                return h1_parser_fail(p, AM_H1_E_METHOD_LONG);
             }
             break;
         case H1_START_CR:
             if (ch != '\n') {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_LINE);
+                return h1_parser_fail(p, AM_H1_E_LINE);
             }
             p->state = H1_METHOD0;
             break;
@@ -442,20 +444,20 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
                 (r->form != AM_H1_FORM_AUTHORITY &&
                  p->method_kind == H1_METHOD_CONNECT)) {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_TARGET_FORM);
+                return h1_parser_fail(p, AM_H1_E_TARGET_FORM);
             }
             if (ch == ' ' || ch == '\r' || ch == '\n') {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_TARGET);
+                return h1_parser_fail(p, AM_H1_E_TARGET);
             }
             p->state = H1_TARGET;
             /* fall through */
         case H1_TARGET:
             if (ch == ' ') {
-                e = h1_target_end(p, buf);
+                e = h1_parser_target_end(p, buf);
                 if (e != AM_H1_E_NONE) {
                     p->pos = i;
-                    return h1_fail(p, e);
+                    return h1_parser_fail(p, e);
                 }
                 r->minor = 0;
                 p->size_digits = 0;
@@ -465,20 +467,20 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
             if (ch == '\r' || ch == '\n') {
                 /* HTTP/0.9 "GET /": known now, not after more input. */
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_VERSION);
+                return h1_parser_fail(p, AM_H1_E_VERSION);
             }
             if (ch == '#') {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_TARGET_FRAGMENT);
+                return h1_parser_fail(p, AM_H1_E_TARGET_FRAGMENT);
             }
             if (!h1_is(ch, H1_PCHAR) ||
                 (r->form == AM_H1_FORM_ASTERISK && r->target_len > 0)) {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_TARGET);
+                return h1_parser_fail(p, AM_H1_E_TARGET);
             }
             if (++r->target_len > p->limits.max_target) {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_TARGET_LONG);
+                return h1_parser_fail(p, AM_H1_E_TARGET_LONG);
             }
             break;
         case H1_VERSION:
@@ -486,25 +488,25 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
             if (p->size_digits < 5) {
                 if (ch != (unsigned char)http[p->size_digits]) {
                     p->pos = i;
-                    return h1_fail(p, AM_H1_E_VERSION);
+                    return h1_parser_fail(p, AM_H1_E_VERSION);
                 }
             } else if (p->size_digits == 5 || p->size_digits == 7) {
                 if (ch < '0' || ch > '9') {
                     p->pos = i;
-                    return h1_fail(p, AM_H1_E_VERSION);
+                    return h1_parser_fail(p, AM_H1_E_VERSION);
                 }
                 if (p->size_digits == 5) {
                     r->minor = ch == '1' ? 0 : -1; /* major: 1 or not */
                 } else if (r->minor != 0 || ch > '1') {
                     p->pos = i;
-                    return h1_fail(p, AM_H1_E_VERSION_UNSUPPORTED);
+                    return h1_parser_fail(p, AM_H1_E_VERSION_UNSUPPORTED);
                 } else {
                     r->minor = ch - '0';
                 }
             } else if (p->size_digits == 6) {
                 if (ch != '.') {
                     p->pos = i;
-                    return h1_fail(p, AM_H1_E_VERSION);
+                    return h1_parser_fail(p, AM_H1_E_VERSION);
                 }
             } else if (ch == '\r') {
                 p->state = H1_LINE_LF;
@@ -514,14 +516,14 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
                 return AM_OK;
             } else {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_VERSION);
+                return h1_parser_fail(p, AM_H1_E_VERSION);
             }
             p->size_digits++;
             break;
         case H1_LINE_LF:
             if (ch != '\n') {
                 p->pos = i;
-                return h1_fail(p, AM_H1_E_LINE);
+                return h1_parser_fail(p, AM_H1_E_LINE);
             }
             p->pos = i + 1;
             return AM_OK;
@@ -533,7 +535,7 @@ h1_request_line(am_h1_parser_t *p, const char *buf, size_t len)
 
 /* The whole target is read: its structure (RFC 9112 §3.2, RFC 3986). */
 static am_h1_error_t
-h1_target_end(am_h1_parser_t *p, const char *buf)
+h1_parser_target_end(am_h1_parser_t *p, const char *buf)
 {
     am_h1_request_t *r = &p->req;
     const char *t = buf + r->target_off;
@@ -544,7 +546,7 @@ h1_target_end(am_h1_parser_t *p, const char *buf)
         return AM_H1_E_NONE;
     case AM_H1_FORM_AUTHORITY:
         /* §3.2.3: uri-host ":" port, nothing else. */
-        if (!h1_authority_valid(t, n, 1)) {
+        if (!h1_parser_authority_valid(t, n, 1)) {
             return AM_H1_E_TARGET;
         }
         r->authority_off = r->target_off;
@@ -564,7 +566,7 @@ h1_target_end(am_h1_parser_t *p, const char *buf)
         a = i + 3;
         for (i = a; i < n && t[i] != '/' && t[i] != '?'; i++) {
         }
-        if (i == a || !h1_authority_valid(t + a, i - a, 0)) {
+        if (i == a || !h1_parser_authority_valid(t + a, i - a, 0)) {
             return AM_H1_E_TARGET;
         }
         r->authority_off = r->target_off + (uint32_t)a;
@@ -591,7 +593,7 @@ h1_target_end(am_h1_parser_t *p, const char *buf)
  * includes IPv4address) or an IP-literal; no userinfo (RFC 9110 §4.2.4).
  * An empty host is valid here (an empty Host field, §3.2). */
 static int
-h1_authority_valid(const char *s, size_t n, int need_port)
+h1_parser_authority_valid(const char *s, size_t n, int need_port)
 {
     size_t i = 0, j;
 
@@ -649,7 +651,8 @@ h1_authority_valid(const char *s, size_t n, int need_port)
 /* One field line [start, end) without its line end (RFC 9112 §5, RFC 9110
  * §5.1, §5.5): name ":" OWS value OWS. f may be NULL (check only). */
 static am_h1_error_t
-h1_field_line(const char *buf, size_t start, size_t end, am_h1_field_t *f)
+h1_parser_field_line(const char *buf, size_t start, size_t end,
+                     am_h1_field_t *f)
 {
     size_t i = start, v, ve, k;
 
@@ -696,8 +699,8 @@ h1_field_line(const char *buf, size_t start, size_t end, am_h1_field_t *f)
 /* The framing and connection facts of one field (RFC 9112 §6, §9.6,
  * RFC 9110 §7.2, §7.6.1, §8.6, §10.1.1). */
 static am_h1_error_t
-h1_field_use(am_h1_parser_t *p, const char *buf, const am_h1_field_t *f,
-             size_t index)
+h1_parser_field_use(am_h1_parser_t *p, const char *buf, const am_h1_field_t *f,
+                    size_t index)
 {
     am_h1_request_t *r = &p->req;
     const char *v = buf + f->value_off;
@@ -706,7 +709,7 @@ h1_field_use(am_h1_parser_t *p, const char *buf, const am_h1_field_t *f,
 
     switch (f->token) {
     case AM_H1_HDR_HOST:
-        if (r->host != -1 || !h1_authority_valid(v, n, 0)) {
+        if (r->host != -1 || !h1_parser_authority_valid(v, n, 0)) {
             return AM_H1_E_HOST;
         }
         r->host = (int)index;
@@ -749,7 +752,7 @@ h1_field_use(am_h1_parser_t *p, const char *buf, const am_h1_field_t *f,
         break;
     case AM_H1_HDR_TRANSFER_ENCODING:
         p->had_te = 1;
-        while (h1_next_element(v, n, &i, &s, &e)) {
+        while (h1_parser_next_element(v, n, &i, &s, &e)) {
             if (e - s == 7 && strncasecmp(v + s, "chunked", 7) == 0) {
                 p->te_chunked++;
                 p->te_last_chunked = 1;
@@ -765,7 +768,7 @@ h1_field_use(am_h1_parser_t *p, const char *buf, const am_h1_field_t *f,
         }
         break;
     case AM_H1_HDR_CONNECTION:
-        while (h1_next_element(v, n, &i, &s, &e)) {
+        while (h1_parser_next_element(v, n, &i, &s, &e)) {
             if (e - s == 5 && strncasecmp(v + s, "close", 5) == 0) {
                 r->flags |= AM_H1_CONN_CLOSE;
             } else if (e - s == 10 &&
@@ -806,7 +809,7 @@ h1_field_use(am_h1_parser_t *p, const char *buf, const am_h1_field_t *f,
 
 /* The head is complete: framing (RFC 9112 §6.1, §6.3) and Host (§3.2). */
 static am_h1_error_t
-h1_head_end(am_h1_parser_t *p)
+h1_parser_head_end(am_h1_parser_t *p)
 {
     am_h1_request_t *r = &p->req;
 
@@ -846,8 +849,8 @@ h1_head_end(am_h1_parser_t *p)
 /* The next element of a comma-separated list (RFC 9110 §5.6.1), without
  * surrounding whitespace; empty elements are skipped. */
 static int
-h1_next_element(const char *v, size_t len, size_t *i, size_t *start,
-                size_t *end)
+h1_parser_next_element(const char *v, size_t len, size_t *i, size_t *start,
+                       size_t *end)
 {
     while (*i < len) {
         while (*i < len && (h1_ows(v[*i]) || v[*i] == ',')) {
@@ -891,7 +894,7 @@ am_h1_parser_body(am_h1_parser_t *p, const char *in, size_t len,
         }
         return p->remaining == 0 ? AM_DONE : AM_AGAIN;
     case AM_H1_BODY_CHUNKED:
-        return h1_chunked(p, in, len, consumed, data, data_len);
+        return h1_parser_chunked(p, in, len, consumed, data, data_len);
     default:
         return AM_DONE;
     }
@@ -900,8 +903,8 @@ am_h1_parser_body(am_h1_parser_t *p, const char *in, size_t len,
 /* RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF;
  * last-chunk = 1*"0" [ chunk-ext ] CRLF; then trailer-section CRLF. */
 static int
-h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
-           const char **data, size_t *data_len)
+h1_parser_chunked(am_h1_parser_t *p, const char *in, size_t len,
+                  size_t *consumed, const char **data, size_t *data_len)
 {
     size_t i, n;
     int d;
@@ -910,22 +913,23 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
         return AM_DONE;
     }
     if (p->cstate == C_TRAILERS) {
-        return h1_trailers(p, in, len, consumed);
+        return h1_parser_trailers(p, in, len, consumed);
     }
     for (i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)in[i];
 
         /* chunk-ext bytes: from after the size to the CR, capped. */
-        if (p->cstate >= C_SIZE_BWS && p->cstate <= C_EXT_BWS && ch != '\r') {
+        if ((p->cstate >= C_SIZE_BWS && p->cstate <= C_EXT_BWS && ch != '\r') ||
+            (p->cstate == C_SIZE && (ch == ';' || h1_ows(ch)))) {
             p->ext_len++;
             p->ext_total++;
             if (p->ext_len > p->limits.max_chunk_ext) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT_SIZE);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT_SIZE);
             }
             if (p->ext_total > p->limits.max_chunk_ext_total) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT_TOTAL);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT_TOTAL);
             }
         }
         switch (p->cstate) {
@@ -938,7 +942,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 /* 16 hex digits at most: a uint64_t cannot overflow. */
                 if (++p->size_digits > 16) {
                     *consumed = i;
-                    return h1_fail(p, AM_H1_E_CHUNK_SIZE);
+                    return h1_parser_fail(p, AM_H1_E_CHUNK_SIZE);
                 }
                 p->remaining = p->remaining << 4 | (uint64_t)d;
                 p->cstate = C_SIZE;
@@ -946,35 +950,17 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
             }
             if (p->cstate == C_SIZE0) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_SIZE);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_SIZE);
             }
             if (ch == '\r') {
                 p->cstate = C_LF;
             } else if (ch == ';') {
                 p->cstate = C_EXT_NAME0;
-                p->ext_len++;
-                p->ext_total++;
-                if (p->ext_len > p->limits.max_chunk_ext ||
-                    p->ext_total > p->limits.max_chunk_ext_total) {
-                    *consumed = i;
-                    return h1_fail(p, p->ext_len > p->limits.max_chunk_ext
-                                          ? AM_H1_E_CHUNK_EXT_SIZE
-                                          : AM_H1_E_CHUNK_EXT_TOTAL);
-                }
             } else if (h1_ows(ch)) {
                 p->cstate = C_SIZE_BWS;
-                p->ext_len++;
-                p->ext_total++;
-                if (p->ext_len > p->limits.max_chunk_ext ||
-                    p->ext_total > p->limits.max_chunk_ext_total) {
-                    *consumed = i;
-                    return h1_fail(p, p->ext_len > p->limits.max_chunk_ext
-                                          ? AM_H1_E_CHUNK_EXT_SIZE
-                                          : AM_H1_E_CHUNK_EXT_TOTAL);
-                }
             } else {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_SIZE);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_SIZE);
             }
             break;
         case C_SIZE_BWS: /* "5 " may only go on with ';' (issue 10) */
@@ -982,7 +968,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_EXT_NAME0;
             } else if (!h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_SIZE);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_SIZE);
             }
             break;
         case C_EXT_NAME0:
@@ -990,7 +976,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_EXT_NAME;
             } else if (!h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             break;
         case C_EXT_NAME:
@@ -1010,7 +996,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_LF;
             } else {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             break;
         case C_EXT_BWS:
@@ -1018,7 +1004,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_EXT_NAME0;
             } else if (!h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             break;
         case C_EXT_NAME_BWS:
@@ -1028,7 +1014,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_EXT_NAME0;
             } else if (!h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             break;
         case C_EXT_VAL0:
@@ -1038,7 +1024,7 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_EXT_TOKEN;
             } else if (!h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             break;
         case C_EXT_QUOTED: /* RFC 9110 §5.6.4 */
@@ -1048,20 +1034,20 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
                 p->cstate = C_EXT_QUOTED_PAIR;
             } else if (!h1_is(ch, H1_VCHAR) && !h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             break;
         case C_EXT_QUOTED_PAIR:
             if (!h1_is(ch, H1_VCHAR) && !h1_ows(ch)) {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_EXT);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_EXT);
             }
             p->cstate = C_EXT_QUOTED;
             break;
         case C_LF:
             if (ch != '\n') {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_SIZE);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_SIZE);
             }
             p->size_digits = 0;
             p->ext_len = 0;
@@ -1088,14 +1074,14 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
         case C_DATA_CR:
             if (ch != '\r') {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_DATA);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_DATA);
             }
             p->cstate = C_DATA_LF;
             break;
         case C_DATA_LF:
             if (ch != '\n') {
                 *consumed = i;
-                return h1_fail(p, AM_H1_E_CHUNK_DATA);
+                return h1_parser_fail(p, AM_H1_E_CHUNK_DATA);
             }
             p->cstate = C_SIZE0;
             break;
@@ -1108,7 +1094,8 @@ h1_chunked(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed,
 /* RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), then CRLF. Not
  * consumed until complete: in starts at the section each time. */
 static int
-h1_trailers(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed)
+h1_parser_trailers(am_h1_parser_t *p, const char *in, size_t len,
+                   size_t *consumed)
 {
     am_h1_field_t f, *fp;
     const char *nl;
@@ -1121,28 +1108,28 @@ h1_trailers(am_h1_parser_t *p, const char *in, size_t len, size_t *consumed)
         if (nl == NULL) {
             p->pos = len;
             if (len > p->limits.max_trailer_size) {
-                return h1_fail(p, AM_H1_E_TRAILER_SIZE);
+                return h1_parser_fail(p, AM_H1_E_TRAILER_SIZE);
             }
             return AM_AGAIN;
         }
         end = (size_t)(nl - in) + 1;
         if (end > p->limits.max_trailer_size) {
-            return h1_fail(p, AM_H1_E_TRAILER_SIZE);
+            return h1_parser_fail(p, AM_H1_E_TRAILER_SIZE);
         }
         /* CRLF only: no bare LF in chunked framing. */
         if (end - 1 == p->line_start || in[end - 2] != '\r') {
-            return h1_fail(p, AM_H1_E_TRAILER);
+            return h1_parser_fail(p, AM_H1_E_TRAILER);
         }
         if (end - 2 == p->line_start) {
             break;
         }
         if (p->ntrailers == max) {
-            return h1_fail(p, AM_H1_E_TRAILER_SIZE);
+            return h1_parser_fail(p, AM_H1_E_TRAILER_SIZE);
         }
         fp = p->ntrailers < p->trailers_cap ? &p->trailers[p->ntrailers] : &f;
-        e = h1_field_line(in, p->line_start, end - 2, fp);
+        e = h1_parser_field_line(in, p->line_start, end - 2, fp);
         if (e != AM_H1_E_NONE) {
-            return h1_fail(p, AM_H1_E_TRAILER);
+            return h1_parser_fail(p, AM_H1_E_TRAILER);
         }
         p->ntrailers++;
         p->line_start = p->pos = end;
