@@ -78,6 +78,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $$(UNIT_OBJ_$$(call unit_dir,$$*))
 # libFuzzer targets for the parsers that see hostile bytes first. Targets
 # that need the config loader link all of common/ (no Python, no OpenSSL).
 COMMON_SRC_FOR_FUZZ := $(wildcard common/*.c)
+
+# The HTTP/1.1 parser's test links it, and http-parser to compare speed.
+$(BUILD)/tests/unit/worker/test_h1_parser: tests/unit/worker/test_h1_parser.c \
+        $(BUILD)/worker/h1_parser.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ -lhttp_parser
+
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
 $(BUILD)/fuzz/fuzz_proxy: tests/fuzz/fuzz_proxy.c common/proxy.c
@@ -95,6 +102,10 @@ $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
 	    -lhttp_parser -lnghttp2 -lyaml
+# The HTTP/1.1 request parser, differential on segmentation.
+$(BUILD)/fuzz/fuzz_h1_parser: tests/fuzz/fuzz_h1_parser.c worker/h1_parser.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^
 # The config loader on hostile YAML.
 FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
@@ -102,7 +113,8 @@ $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml
 FUZZ_TIME ?= 30
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded \
-             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf
+             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf \
+             $(BUILD)/fuzz/fuzz_h1_parser
 # Replays every regression input first (each crasher found so far), then
 # fuzzes each target for FUZZ_TIME seconds.
 fuzz: $(FUZZ_BINS)
