@@ -18,7 +18,7 @@ CFLAGS_BASE := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wpointer-arith -Wstrict-prototypes -fno-strict-aliasing \
                -D_GNU_SOURCE -I. -MMD -MP
 CFLAGS      += $(CFLAGS_BASE) $(SAN)
-LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto $(PY_LDFLAGS)
+LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto -lz $(PY_LDFLAGS)
 
 MASTER_SRC  := $(wildcard master/*.c) $(wildcard common/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
@@ -61,6 +61,17 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
+
+# The WebSocket codec (pure functions over buffers) is tested on its own
+# objects: tests/unit/worker/test_*.c link them, zlib and libcrypto.
+WS_OBJ      := $(addprefix $(BUILD)/worker/,utf8.o ws_frame.o ws_message.o \
+                 ws_deflate.o ws_handshake.o)
+WS_UNIT_BIN := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/worker/test_*.c))
+UNIT_BIN    += $(WS_UNIT_BIN)
+$(WS_UNIT_BIN): $(BUILD)/tests/unit/worker/%: tests/unit/worker/%.c \
+                $(WS_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(WS_OBJ) $(COMMON_OBJ) -lyaml -lz -lcrypto
 
 # libFuzzer targets for the parsers that see hostile bytes first.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
