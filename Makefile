@@ -100,9 +100,17 @@ FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c common/conf.c common/conf_schema.c \
 $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml
+# The WebSocket codec: frames, messages, UTF-8, deflate, handshake values.
+FUZZ_WS_SRC := tests/fuzz/fuzz_ws.c worker/utf8.c worker/ws_frame.c \
+               worker/ws_message.c worker/ws_deflate.c worker/ws_handshake.c \
+               common/core.c common/log.c
+$(BUILD)/fuzz/fuzz_ws: $(FUZZ_WS_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lz -lcrypto
 FUZZ_TIME ?= 30
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded \
-             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf
+             $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf \
+             $(BUILD)/fuzz/fuzz_ws
 # Replays every regression input first (each crasher found so far), then
 # fuzzes each target for FUZZ_TIME seconds.
 fuzz: $(FUZZ_BINS)
@@ -110,6 +118,14 @@ fuzz: $(FUZZ_BINS)
 	@for f in $^; do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    seed=tests/fuzz/corpus/$${n#fuzz_}; [ -d $$seed ] || seed=; \
 	    $$f -max_total_time=$(FUZZ_TIME) -timeout=10 $(BUILD)/fuzz/corpus-$$n $$seed || exit 1; done
+
+# Receive-path throughput of the WebSocket codec (docs/WEBSOCKET.md).
+$(BUILD)/bench/bench_ws: tests/bench/bench_ws.c $(WS_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(WS_OBJ) $(COMMON_OBJ) -lyaml -lz -lcrypto
+.PHONY: bench-ws
+bench-ws: $(BUILD)/bench/bench_ws
+	$(BUILD)/bench/bench_ws
 
 deps:
 	@scripts/install-deps.sh $(DEPS_FLAGS)

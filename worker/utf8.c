@@ -88,10 +88,14 @@ utf8_step(uint8_t state, uint8_t b)
 int
 am_utf8_validate(am_utf8_t *u, const uint8_t *p, size_t len)
 {
-    const uint8_t *end = p + len;
+    const uint8_t *end;
     uint8_t state = u->state;
     uint64_t w;
 
+    if (len == 0) {
+        return state == UTF8_REJECT ? AM_ERROR : AM_OK; /* p may be NULL */
+    }
+    end = p + len;
     while (p < end) {
         if (state == UTF8_ACCEPT) {
             /* Whole ASCII words between characters. */

@@ -14,9 +14,10 @@
 #include "common/core.h"
 #include "worker/ws_message.h"
 
-#define MESSAGE_CHUNK     4096
-#define MESSAGE_KEEP_SIZE 65536 /* a bigger buffer is freed between messages   \
-                                 */
+#define MESSAGE_CHUNK 4096
+#define MESSAGE_KEEP_SIZE                                                      \
+    65536 /* a bigger buffer is freed between messages                         \
+           */
 
 static int message_fail(am_ws_message_t *m, uint16_t code);
 static int message_grow(am_ws_message_t *m, size_t want, size_t limit);
@@ -120,8 +121,9 @@ am_ws_message_feed(am_ws_message_t *m, const am_ws_event_t *ev)
     }
 
     if (m->opcode == AM_WS_OP_TEXT) {
-        if (am_utf8_validate(&m->utf8, m->data + start, m->len - start) !=
-                AM_OK ||
+        /* m->data is NULL until a first byte arrives. */
+        if ((m->len > start && am_utf8_validate(&m->utf8, m->data + start,
+                                                m->len - start) != AM_OK) ||
             (ev->last && am_utf8_finish(&m->utf8) != AM_OK)) {
             return message_fail(m, AM_WS_CLOSE_INVALID_DATA);
         }

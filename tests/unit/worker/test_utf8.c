@@ -192,3 +192,14 @@ TEST(all_byte_pairs)
         }
     }
 }
+
+/* fuzz_ws: an empty message has no buffer yet; NULL with length 0 is
+ * valid input (UBSan saw arithmetic on NULL). */
+TEST(empty_null)
+{
+    am_utf8_t u;
+
+    ASSERT_EQ(am_utf8_check(NULL, 0), AM_OK);
+    am_utf8_init(&u);
+    ASSERT_EQ(am_utf8_validate(&u, NULL, 0), AM_OK);
+}

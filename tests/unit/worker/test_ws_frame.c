@@ -391,3 +391,11 @@ TEST(failure_sticks)
     ASSERT_EQ(am_ws_parser_next(&p, in, sizeof(in), &used, &ev), AM_ERROR);
     ASSERT_EQ(used, 0);
 }
+
+/* fuzz_ws: an empty text message before any payload byte had arrived
+ * did pointer arithmetic on the still-NULL buffer (UBSan). */
+TEST(empty_text_first)
+{
+    EXPECT(0, "T:|", 0, 0x81, 0x00);
+    EXPECT(0, "T:|T:a|", 0, 0x01, 0x00, 0x80, 0x00, 0x81, 0x01, 'a');
+}
