@@ -27,7 +27,9 @@ run_log(run_t *r, char tag, const uint8_t *p, size_t n)
     ASSERT_TRUE(r->log_len + n + 3 < sizeof(r->log));
     r->log[r->log_len++] = tag;
     r->log[r->log_len++] = ':';
-    memcpy(r->log + r->log_len, p, n);
+    if (n > 0) {
+        memcpy(r->log + r->log_len, p, n);
+    }
     r->log_len += n;
     r->log[r->log_len++] = '|';
     r->log[r->log_len] = '\0';
@@ -323,33 +325,32 @@ TEST(close_codes)
 
 TEST(close_parse)
 {
+    static const uint8_t one[] = { 0x03 };
+    static const uint8_t ok[] = { 0x03, 0xe8, 'o', 'k' };
+    static const uint8_t no_status[] = { 0x03, 0xed };
+    static const uint8_t bad_reason[] = { 0x03, 0xe8, 0xce };
+    static const uint8_t app[] = { 0x0f, 0xa0, 0xc3, 0xa9 };
     const uint8_t *reason;
     size_t reason_len;
     uint16_t code;
 
     ASSERT_EQ(am_ws_close_parse(NULL, 0, &code, &reason, &reason_len), AM_OK);
     ASSERT_EQ(code, 1005);
-    ASSERT_EQ(am_ws_close_parse(BYTES(0x03), 1, &code, &reason, &reason_len),
-              AM_ERROR);
+    ASSERT_EQ(am_ws_close_parse(one, 1, &code, &reason, &reason_len), AM_ERROR);
     ASSERT_EQ(code, 1002);
-    ASSERT_EQ(am_ws_close_parse(BYTES(0x03, 0xe8, 'o', 'k'), 4, &code, &reason,
-                                &reason_len),
-              AM_OK);
+    ASSERT_EQ(am_ws_close_parse(ok, 4, &code, &reason, &reason_len), AM_OK);
     ASSERT_EQ(code, 1000);
     ASSERT_EQ(reason_len, 2);
     ASSERT_EQ(memcmp(reason, "ok", 2), 0);
-    ASSERT_EQ(
-        am_ws_close_parse(BYTES(0x03, 0xed), 2, &code, &reason, &reason_len),
-        AM_ERROR); /* 1005 */
+    ASSERT_EQ(am_ws_close_parse(no_status, 2, &code, &reason, &reason_len),
+              AM_ERROR);
     ASSERT_EQ(code, 1002);
-    ASSERT_EQ(am_ws_close_parse(BYTES(0x03, 0xe8, 0xce), 3, &code, &reason,
-                                &reason_len),
+    ASSERT_EQ(am_ws_close_parse(bad_reason, 3, &code, &reason, &reason_len),
               AM_ERROR);
     ASSERT_EQ(code, 1007);
-    ASSERT_EQ(am_ws_close_parse(BYTES(0x0f, 0xa0, 0xc3, 0xa9), 4, &code,
-                                &reason, &reason_len),
-              AM_OK);
+    ASSERT_EQ(am_ws_close_parse(app, 4, &code, &reason, &reason_len), AM_OK);
     ASSERT_EQ(code, 4000);
+    ASSERT_EQ(reason_len, 2);
 }
 
 /* A long reason is cut to 123 bytes on a character boundary. */
