@@ -9,7 +9,8 @@
  * context takeover, bit 2 client mode (unmasked frames), bits 3-4 the
  * message limit, bits 5-7 the read size. The rest is the byte stream, cut
  * into reads of that size; the same bytes are also an extension offer and
- * a Sec-WebSocket-Key / -Protocol value. Invariants are checked with
+ * a Sec-WebSocket-Key / -Protocol value, and UTF-8 text checked against
+ * a slow reference decoder. Invariants are checked with
  * abort(): every byte consumed or an error, a close code on error, whole
  * messages within the limit and valid UTF-8 when text.
  */
@@ -30,6 +31,71 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t fuzz_limits[4] = { 0, 16, 4096, 1 << 20 };
 static const size_t fuzz_reads[8] = { 1, 2, 3, 7, 64, 1000, 4096, 1 << 20 };
+
+/* A slow reference: decode each code point and check its range. */
+static int
+fuzz_utf8_reference(const uint8_t *p, size_t len)
+{
+    size_t i = 0, n;
+    uint32_t c, min;
+
+    while (i < len) {
+        c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1;
+            c &= 0x1f;
+            min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            c &= 0x0f;
+            min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3;
+            c &= 0x07;
+            min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i <= n) {
+            return 0;
+        }
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+            c = c << 6 | (p[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* The validator agrees with the reference, whole and split in two. */
+static void
+fuzz_utf8(const uint8_t *data, size_t size)
+{
+    int valid = fuzz_utf8_reference(data, size);
+    size_t cut = size ? data[0] % (size + 1) : 0;
+    am_utf8_t u;
+    int ok;
+
+    if ((am_utf8_check(data, size) == AM_OK) != valid) {
+        abort();
+    }
+    am_utf8_init(&u);
+    ok = am_utf8_validate(&u, data, cut) == AM_OK &&
+         am_utf8_validate(&u, data + cut, size - cut) == AM_OK &&
+         am_utf8_finish(&u) == AM_OK;
+    if (ok != valid) {
+        abort();
+    }
+}
 
 static void
 fuzz_headers(const uint8_t *data, size_t size)
@@ -89,6 +155,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
     fuzz_headers(data, size);
+    fuzz_utf8(data, size);
 
     if (flags & 0x1) {
         options |= AM_WS_PARSE_DEFLATE;
