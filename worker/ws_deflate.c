@@ -23,7 +23,8 @@
 #include "common/core.h"
 #include "worker/ws_deflate.h"
 
-#define DEFLATE_BITS_MIN 9 /* zlib's smallest raw deflate window */
+#define DEFLATE_BITS_MIN 9          /* zlib's smallest raw deflate window */
+#define DEFLATE_CALL_MAX (1u << 30) /* bytes per zlib call, fits a uInt */
 
 static const uint8_t deflate_tail[4] = { 0x00, 0x00, 0xff, 0xff };
 
@@ -341,6 +342,7 @@ am_ws_deflate_inflate(am_ws_deflate_t *d, const uint8_t *in, size_t in_len,
                       size_t *out_len)
 {
     z_stream *z = &d->in;
+    size_t all_in;
     int rc;
 
     *in_used = 0;
@@ -353,6 +355,10 @@ am_ws_deflate_inflate(am_ws_deflate_t *d, const uint8_t *in, size_t in_len,
         d->in_ready = 1;
         d->tail_fed = 0;
     }
+    /* zlib counts in uInt: take at most 1 GiB a call (AM_AGAIN). */
+    all_in = in_len;
+    in_len = am_min(in_len, (size_t)DEFLATE_CALL_MAX);
+    out_cap = am_min(out_cap, (size_t)DEFLATE_CALL_MAX);
     z->next_in = (Bytef *)(uintptr_t)in;
     z->avail_in = (uInt)in_len;
     z->next_out = out;
@@ -375,7 +381,7 @@ am_ws_deflate_inflate(am_ws_deflate_t *d, const uint8_t *in, size_t in_len,
     }
     *in_used = in_len - z->avail_in;
     *out_len = out_cap - z->avail_out;
-    if (z->avail_in > 0) {
+    if (*in_used < all_in) {
         return AM_AGAIN;
     }
     if (!last) {
@@ -430,6 +436,9 @@ am_ws_deflate_compress(am_ws_deflate_t *d, const uint8_t *in, size_t len,
 
     *out = NULL;
     *out_len = 0;
+    if (len > DEFLATE_CALL_MAX) {
+        return AM_ERROR; /* zlib counts in uInt: send it uncompressed */
+    }
     if (!d->out_ready) {
         memset(z, 0, sizeof(*z));
         if (deflateInit2(z, d->level, Z_DEFLATED,

@@ -68,10 +68,10 @@ void am_ws_deflate_free(am_ws_deflate_t *d);
  * out[0..out_cap). *in_used and *out_len say what was consumed and
  * written. last: in is the end of the message, so the 00 00 ff ff tail is
  * fed after it (§7.2.2). AM_OK: all input consumed (with last, the whole
- * message is out). AM_AGAIN: out is full and more output may follow: call
- * again with the rest of in and more room (the caller's message cap decides
- * whether there may be more room: a zip bomb stops there). AM_ERROR: the
- * data is not DEFLATE (close with 1007). */
+ * message is out). AM_AGAIN: call again with the rest of in (from
+ * *in_used on) and, when out is full, more room: more output may follow
+ * (the caller's message cap decides whether there may be more room: a zip
+ * bomb stops there). AM_ERROR: the data is not DEFLATE (close with 1007). */
 int am_ws_deflate_inflate(am_ws_deflate_t *d, const uint8_t *in, size_t in_len,
                           int last, uint8_t *out, size_t out_cap,
                           size_t *in_used, size_t *out_len);
