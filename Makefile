@@ -18,7 +18,7 @@ CFLAGS_BASE := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wpointer-arith -Wstrict-prototypes -fno-strict-aliasing \
                -D_GNU_SOURCE -I. -MMD -MP
 CFLAGS      += $(CFLAGS_BASE) $(SAN)
-LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto $(PY_LDFLAGS)
+LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto -lz $(PY_LDFLAGS)
 
 MASTER_SRC  := $(wildcard master/*.c) $(wildcard common/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
@@ -65,8 +65,11 @@ $(BUILD)/%.o: %.c
 # a worker test needs fakes instead of real objects.
 UNIT_OBJ_common  := $(COMMON_OBJ)
 UNIT_LIBS_common := -lyaml
-UNIT_OBJ_worker  := $(filter-out $(PY_OBJ),$(WORKER_OBJ)) $(COMMON_OBJ)
-UNIT_LIBS_worker := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto
+# The worker's pure parts: the HTTP/1.1 parser and the WebSocket codec.
+UNIT_OBJ_worker  := $(addprefix $(BUILD)/worker/,h1_parser.o utf8.o \
+                      ws_frame.o ws_message.o ws_deflate.o ws_handshake.o) \
+                    $(COMMON_OBJ)
+UNIT_LIBS_worker := -lyaml -lz -lcrypto -lhttp_parser
 unit_dir = $(firstword $(subst /, ,$(1)))
 
 .SECONDEXPANSION:
@@ -78,12 +81,6 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $$(UNIT_OBJ_$$(call unit_dir,$$*))
 # libFuzzer targets for the parsers that see hostile bytes first. Targets
 # that need the config loader link all of common/ (no Python, no OpenSSL).
 COMMON_SRC_FOR_FUZZ := $(wildcard common/*.c)
-
-# The HTTP/1.1 parser's test links it, and http-parser to compare speed.
-$(BUILD)/tests/unit/worker/test_h1_parser: tests/unit/worker/test_h1_parser.c \
-        $(BUILD)/worker/h1_parser.o
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -lhttp_parser
 
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
@@ -111,10 +108,17 @@ FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $^ -lyaml
+# The WebSocket codec: frames, messages, UTF-8, deflate, handshake values.
+FUZZ_WS_SRC := tests/fuzz/fuzz_ws.c worker/utf8.c worker/ws_frame.c \
+               worker/ws_message.c worker/ws_deflate.c worker/ws_handshake.c \
+               common/core.c common/log.c
+$(BUILD)/fuzz/fuzz_ws: $(FUZZ_WS_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ -lz -lcrypto
 FUZZ_TIME ?= 30
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_proxy $(BUILD)/fuzz/fuzz_forwarded \
              $(BUILD)/fuzz/fuzz_http1 $(BUILD)/fuzz/fuzz_conf \
-             $(BUILD)/fuzz/fuzz_h1_parser
+             $(BUILD)/fuzz/fuzz_h1_parser $(BUILD)/fuzz/fuzz_ws
 # Replays every regression input first (each crasher found so far), then
 # fuzzes each target for FUZZ_TIME seconds.
 fuzz: $(FUZZ_BINS)
@@ -122,6 +126,16 @@ fuzz: $(FUZZ_BINS)
 	@for f in $^; do n=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    seed=tests/fuzz/corpus/$${n#fuzz_}; [ -d $$seed ] || seed=; \
 	    $$f -max_total_time=$(FUZZ_TIME) -timeout=10 $(BUILD)/fuzz/corpus-$$n $$seed || exit 1; done
+
+# Receive-path throughput of the WebSocket codec (docs/WEBSOCKET.md).
+WS_OBJ := $(addprefix $(BUILD)/worker/,utf8.o ws_frame.o ws_message.o \
+            ws_deflate.o ws_handshake.o)
+$(BUILD)/bench/bench_ws: tests/bench/bench_ws.c $(WS_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(WS_OBJ) $(COMMON_OBJ) -lyaml -lz -lcrypto
+.PHONY: bench-ws
+bench-ws: $(BUILD)/bench/bench_ws
+	$(BUILD)/bench/bench_ws
 
 deps:
 	@scripts/install-deps.sh $(DEPS_FLAGS)
