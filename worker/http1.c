@@ -21,9 +21,10 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "worker/asgi.h"
+#include "worker/ctx.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
-#include "worker/worker.h"
+#include "worker/request.h"
 
 typedef struct http1_s {
     am_conn_t *c;
@@ -824,7 +825,7 @@ http1_on_headers_complete(http_parser *p)
         head.server_host = c->server_host;
         head.server_port = c->server_port;
     }
-    am_conn_apply_forwarded(c, &head, &fwd);
+    am_request_apply_forwarded(c, &head, &fwd);
     head.has_body = (p->flags & F_CHUNKED) ||
                     ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
     head.trailers_allowed = te_trailers && !h->http10;
@@ -1009,7 +1010,7 @@ http1_process(http1_t *h)
                 /* The discarded body is over: next request. */
                 h->discarding = 0;
                 http1_reset(h);
-                if (!h->keepalive || am_worker_stopping) {
+                if (!h->keepalive || am_ctx.stopping) {
                     am_conn_close_after_flush(c);
                     return;
                 }
@@ -1205,7 +1206,7 @@ http1_access_log(http1_t *h, int status)
      * head buffer (which may even be empty). */
     r.target = h->head.data;
     r.target_len = h->head.data ? am_min(h->url_len, h->head.len) : 0;
-    am_conn_request_done(h->c, &r);
+    am_request_done(h->c, &r);
 }
 
 /* A response of our own (400, 408, 413, 414, 431, 505, 500): always the
@@ -1387,7 +1388,7 @@ http1_send_head(http1_t *h, size_t first_len, int more)
             h->keepalive = 0; /* close-delimited (RFC 9112 §6.3) */
         }
     }
-    if (h->resp_close || am_worker_stopping) {
+    if (h->resp_close || am_ctx.stopping) {
         h->keepalive = 0;
     }
     if (!h->keepalive) {
@@ -1561,7 +1562,7 @@ http1_resp_finish(void *stream, int complete)
         h->req = NULL;
     }
 
-    if (!h->keepalive || am_worker_stopping) {
+    if (!h->keepalive || am_ctx.stopping) {
         am_conn_close_after_flush(c);
         return;
     }

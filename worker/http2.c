@@ -21,9 +21,10 @@
 #include "common/forwarded.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "worker/ctx.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
-#include "worker/worker.h"
+#include "worker/request.h"
 
 #define H2_OUT_HIGH   (256 * 1024) /* conn output pulled from nghttp2 */
 #define H2_GOAWAY_MS  1000         /* notice -> final GOAWAY (RFC 9113 §6.8) */
@@ -230,7 +231,7 @@ h2_stream_destroy(h2_stream_t *s)
     if (am_stats_self != NULL) {
         am_stats_self->streams--;
     }
-    if (h2->nstreams == 0 && !h2->c->closed && !am_worker_stopping) {
+    if (h2->nstreams == 0 && !h2->c->closed && !am_ctx.stopping) {
         am_timer_add(&h2->c->read_timer, conf->timeout_h2_idle);
     }
 }
@@ -267,7 +268,7 @@ h2_access_log(h2_stream_t *s, int status)
     s->logged = 1;
     r.method = h2_field(s, s->method, &r.method_len);
     r.target = h2_field(s, s->path, &r.target_len);
-    am_conn_request_done(s->h2->c, &r);
+    am_request_done(s->h2->c, &r);
 }
 
 /* nghttp2 callbacks: each runs inside mem_recv()/mem_send(). */
@@ -523,7 +524,7 @@ h2_start_request(http2_t *h2, h2_stream_t *s)
     head.has_body = !s->body_done;
     head.trailers_allowed = 1; /* RFC 9113 §8.1: always possible */
     head.tls = c->tls;
-    am_conn_apply_forwarded(c, &head, &fwd);
+    am_request_apply_forwarded(c, &head, &fwd);
     s->is_head = head.method_len == 4 && memcmp(head.method, "HEAD", 4) == 0;
 
     s->req = am_asgi_request_create(&head, &h2_ops, s, c->id, (uint32_t)s->id);
@@ -567,7 +568,7 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (frame->hd.type == NGHTTP2_HEADERS &&
         frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        if (am_worker_stopping && h2->goaway_final) {
+        if (am_ctx.stopping && h2->goaway_final) {
             nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
                                       frame->hd.stream_id,
                                       NGHTTP2_REFUSED_STREAM);
@@ -1347,7 +1348,7 @@ am_http2_attach(am_conn_t *c)
         return AM_ERROR;
     }
     http2_install(c, h2);
-    if (am_worker_stopping) {
+    if (am_ctx.stopping) {
         http2_on_shutdown(c);
     }
     if (am_buf_size(&c->rbuf) > 0) {
