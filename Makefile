@@ -25,7 +25,7 @@ WORKER_SRC  := $(wildcard worker/*.c)
 MASTER_OBJ  := $(MASTER_SRC:%.c=$(BUILD)/%.o)
 WORKER_OBJ  := $(WORKER_SRC:%.c=$(BUILD)/%.o)
 COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
-UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_SRC    := $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all run test unit-test asan asan-test install clean deps bench fuzz \
@@ -47,7 +47,7 @@ $(BUILD)/worker/pyembed.o: $(BUILD)/worker/runtime_py.h
 h2probe = $(shell printf '\043include <nghttp2/nghttp2.h>\nint main(void){nghttp2_option *o; nghttp2_option_new(&o); %s; return 0;}\n' '$(1)' | $(CC) -x c - -o /dev/null -lnghttp2 >/dev/null 2>&1 && echo $(2))
 H2_DEFS    := $(call h2probe,nghttp2_option_set_stream_reset_rate_limit(o, 1, 1),-DAM_HAVE_NGHTTP2_RESET_RATE_LIMIT) \
               $(call h2probe,nghttp2_option_set_max_continuations(o, 8),-DAM_HAVE_NGHTTP2_MAX_CONTINUATIONS)
-$(BUILD)/worker/http2.o: CFLAGS += $(H2_DEFS)
+$(filter-out $(PY_OBJ),$(WORKER_OBJ)): CFLAGS += $(H2_DEFS)
 
 # worker/runtime.py is compiled into the binary as a C string.
 $(BUILD)/worker/runtime_py.h: worker/runtime.py
@@ -62,6 +62,14 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
 
+# Worker unit tests link the worker's pure parts, never Python: the HTTP
+# vocabulary and the request layer (the ASGI bridge is not linked).
+WORKER_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http.o request.o ctx.o)
+$(BUILD)/tests/unit/worker/%: tests/unit/worker/%.c $(COMMON_OBJ) \
+                              $(WORKER_UNIT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(WORKER_UNIT_OBJ) $(COMMON_OBJ) -lyaml
+
 # libFuzzer targets for the parsers that see hostile bytes first.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
@@ -74,7 +82,8 @@ $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c
 # The worker's protocol code behind a real connection, with a fake ASGI
 # bridge (no Python): HTTP/1.1, and HTTP/2 by preface or h2c Upgrade.
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
-                 worker/accept.c worker/conn.c worker/ctx.c worker/request.c \
+                 worker/accept.c worker/conn.c worker/ctx.c worker/http.c \
+                 worker/request.c \
                  worker/event.c common/buf.c common/core.c \
                  common/log.c common/access.c common/forwarded.c \
                  common/proxy.c common/stats.c common/conf.c \

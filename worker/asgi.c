@@ -15,6 +15,7 @@
 #include "worker/asgi.h"
 #include "worker/asgi_py.h"
 #include "worker/event.h"
+#include "worker/http.h"
 #include "worker/tls.h"
 
 struct am_asgi_request_s {
@@ -592,16 +593,20 @@ asgi_request_send(am_asgi_request_t *r, PyObject *msg)
 static void
 asgi_send_500(am_asgi_request_t *r)
 {
-    static const char body[] = "Internal Server Error\n";
     am_header_t h[2] = {
         { "content-type", 12, "text/plain; charset=utf-8", 25 },
-        { "content-length", 14, "22", 2 },
+        { "content-length", 14, NULL, 0 },
     };
+    char body[64], length[24];
     const char *err;
+    size_t len;
 
+    len = am_http_error_body(500, body, sizeof(body));
+    h[1].value = length;
+    h[1].value_len = (size_t)snprintf(length, sizeof(length), "%zu", len);
     if (r->ops->start(r->stream, 500, h, 2, 0, &err) == AM_OK) {
         r->started = 1;
-        if (r->ops->body(r->stream, body, sizeof(body) - 1, 0) != AM_ERROR) {
+        if (r->ops->body(r->stream, body, len, 0) != AM_ERROR) {
             r->finished = 1;
         }
     }

@@ -22,6 +22,7 @@
 #include "common/stats.h"
 #include "worker/asgi.h"
 #include "worker/ctx.h"
+#include "worker/http.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
 #include "worker/request.h"
@@ -134,23 +135,6 @@ static const am_asgi_ops_t http1_ops = {
 
 static am_conf_t *conf;
 
-/* RFC 9110 §5.6.2: tchar. */
-static const unsigned char http1_tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
-    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
-    ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
-    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,
-    ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
-    ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
-    ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
-    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
-    ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-};
-
 void
 am_http1_init(am_conf_t *c)
 {
@@ -160,140 +144,6 @@ am_http1_init(am_conf_t *c)
     http_parser_set_max_header_size((uint32_t)am_min(
         conf->limit_request_line + conf->limit_header_size + 4096,
         (size_t)UINT32_MAX / 2));
-}
-
-const char *
-am_http_date(void)
-{
-    static char buf[64];
-    static time_t last;
-    time_t now = time(NULL);
-    struct tm tm;
-
-    if (now != last) {
-        last = now;
-        gmtime_r(&now, &tm);
-        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    }
-    return buf;
-}
-
-static const char *
-http1_reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 101:
-        return "Switching Protocols";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 203:
-        return "Non-Authoritative Information";
-    case 204:
-        return "No Content";
-    case 205:
-        return "Reset Content";
-    case 206:
-        return "Partial Content";
-    case 300:
-        return "Multiple Choices";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 402:
-        return "Payment Required";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 407:
-        return "Proxy Authentication Required";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 410:
-        return "Gone";
-    case 411:
-        return "Length Required";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 415:
-        return "Unsupported Media Type";
-    case 416:
-        return "Range Not Satisfiable";
-    case 417:
-        return "Expectation Failed";
-    case 421:
-        return "Misdirected Request";
-    case 422:
-        return "Unprocessable Content";
-    case 425:
-        return "Too Early";
-    case 426:
-        return "Upgrade Required";
-    case 428:
-        return "Precondition Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 451:
-        return "Unavailable For Legal Reasons";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        break;
-    }
-    if (status < 200) {
-        return "Informational";
-    }
-    if (status < 300) {
-        return "Success";
-    }
-    if (status < 400) {
-        return "Redirection";
-    }
-    if (status < 500) {
-        return "Client Error";
-    }
-    return "Server Error";
 }
 
 void
@@ -603,19 +453,8 @@ http1_h2_settings_valid(const uint8_t *p, size_t len)
 static int
 http1_is_hop_header(const am_header_t *hd)
 {
-    static const char *const names[] = {
-        "connection",        "keep-alive", "proxy-connection",
-        "transfer-encoding", "upgrade",    "http2-settings",
-    };
-    size_t i;
-
-    for (i = 0; i < am_nitems(names); i++) {
-        if (hd->name_len == strlen(names[i]) &&
-            memcmp(hd->name, names[i], hd->name_len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return am_http_token_is(am_http_token_find(hd->name, hd->name_len),
+                            AM_HTTP_TOKEN_HOP_BY_HOP);
 }
 
 /* The metrics: listener (issue 5): the shared counters in Prometheus text
@@ -706,7 +545,7 @@ http1_on_headers_complete(http_parser *p)
         /* RFC 9110 §5.1: a field name is a token; http-parser lets some
          * bytes through that are not. */
         for (size_t j = 0; j < f->name_len; j++) {
-            if (!http1_tchar[(unsigned char)base[f->name_off + j]]) {
+            if (!am_http_tchar[(unsigned char)base[f->name_off + j]]) {
                 h->error_status = 400;
                 goto refuse;
             }
@@ -1215,7 +1054,7 @@ static void
 http1_error(http1_t *h, int status)
 {
     am_conn_t *c = h->c;
-    const char *reason = http1_reason(status);
+    const char *reason = am_http_reason(status);
     char buf[512];
     int n;
 
@@ -1248,26 +1087,18 @@ http1_error(http1_t *h, int status)
 static int
 http1_check_field(const am_header_t *hd, const char **err)
 {
-    size_t i;
-
     if (hd->name_len == 0) {
         *err = "empty header name";
         return AM_DECLINED;
     }
-    for (i = 0; i < hd->name_len; i++) {
-        if (!http1_tchar[(unsigned char)hd->name[i]]) {
-            *err = "invalid character in a header name";
-            return AM_DECLINED;
-        }
+    if (!am_http_is_token(hd->name, hd->name_len)) {
+        *err = "invalid character in a header name";
+        return AM_DECLINED;
     }
     /* RFC 9110 §5.5: CR, LF and NUL are never allowed in a value. */
-    for (i = 0; i < hd->value_len; i++) {
-        unsigned char ch = (unsigned char)hd->value[i];
-
-        if (ch == '\r' || ch == '\n' || ch == '\0') {
-            *err = "invalid character in a header value";
-            return AM_DECLINED;
-        }
+    if (!am_http_is_field_value(hd->value, hd->value_len)) {
+        *err = "invalid character in a header value";
+        return AM_DECLINED;
     }
     return AM_OK;
 }
@@ -1305,7 +1136,7 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     h->resp_started = 1;
     b->pos = b->len = 0;
     len = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
-                   http1_reason(status));
+                   am_http_reason(status));
     am_buf_append(b, line, (size_t)len);
 
     for (i = 0; i < n; i++) {

@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "worker/ctx.h"
-#include "worker/http1.h"
+#include "worker/http.h"
 #include "worker/http2.h"
 #include "worker/request.h"
 
@@ -406,23 +406,16 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
 static void
 h2_submit_error(h2_stream_t *s, int status)
 {
-    static const char *const reasons[] = {
-        [0] = "Bad Request\n",
-        [1] = "Request Header Fields Too Large\n",
-        [2] = "Internal Server Error\n",
-        [3] = "Content Too Large\n",
-    };
     am_header_t h[1] = { { "content-type", 12, "text/plain; charset=utf-8",
                            25 } };
-    const char *body, *err;
+    const char *err;
+    char body[64];
+    size_t len;
 
-    body = status == 431   ? reasons[1]
-           : status == 500 ? reasons[2]
-           : status == 413 ? reasons[3]
-                           : reasons[0];
+    len = am_http_error_body(status, body, sizeof(body));
     s->rst_after_eof = !s->body_done;
     if (h2_resp_start(s, status, h, 1, 0, &err) == AM_OK) {
-        h2_resp_body(s, body, strlen(body), 0);
+        h2_resp_body(s, body, len, 0);
     }
     h2_access_log(s, status);
 }
@@ -700,56 +693,6 @@ h2_data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
 
 /* Response side: called by the bridge with the app's events. */
 
-static int
-h2_name_ok(const char *name, size_t len)
-{
-    size_t i;
-
-    if (len == 0) {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)name[i];
-
-        /* RFC 9110 §5.6.2 tchar; uppercase is lowercased for HTTP/2. */
-        if (!(ch > 0x20 && ch < 0x7f) || strchr("\"(),/:;<=>?@[\\]{}", ch)) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int
-h2_value_ok(const char *v, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int
-h2_is_connection_specific(const char *name, size_t len)
-{
-    /* RFC 9113 §8.2.2. */
-    static const char *const names[] = {
-        "connection",        "keep-alive", "proxy-connection",
-        "transfer-encoding", "upgrade",
-    };
-    size_t i;
-
-    for (i = 0; i < am_nitems(names); i++) {
-        if (len == strlen(names[i]) && strncasecmp(name, names[i], len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Copy app headers into s->nvbuf as lowercase nghttp2_nv entries after the
  * ones already there. Returns the number added or -1 with *err set. */
 static int
@@ -762,12 +705,15 @@ h2_build_nv(h2_stream_t *s, const am_header_t *headers, size_t n,
     for (i = 0; i < n; i++) {
         const am_header_t *hd = &headers[i];
 
-        if (!h2_name_ok(hd->name, hd->name_len) ||
-            !h2_value_ok(hd->value, hd->value_len)) {
+        /* RFC 9110 §5.6.2 tchar (uppercase is lowercased below), §5.5. */
+        if (!am_http_is_token(hd->name, hd->name_len) ||
+            !am_http_is_field_value(hd->value, hd->value_len)) {
             *err = "invalid header name or value";
             return -1;
         }
-        if (h2_is_connection_specific(hd->name, hd->name_len)) {
+        /* RFC 9113 §8.2.2. */
+        if (am_http_token_is(am_http_token_find(hd->name, hd->name_len),
+                             AM_HTTP_TOKEN_CONN_SPECIFIC)) {
             continue;
         }
         if (k >= max) {

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "worker/ctx.h"
+#include "worker/http.h"
 #include "worker/request.h"
 
 /* Copy len bytes of p into buf as a C string (cut to fit); NULL if none. */
@@ -35,7 +36,6 @@ am_request_done(am_conn_t *c, const am_request_done_t *r)
     char line[4096], method[32], target[2048], ref[1024], ua[1024];
     am_access_entry_t e;
     const am_field_t *f;
-    const char *name;
     double rt;
     size_t i, n;
 
@@ -61,13 +61,17 @@ am_request_done(am_conn_t *c, const am_request_done_t *r)
     e.pid = getpid();
     for (i = 0; i < r->nfields; i++) {
         f = &r->fields[i];
-        name = r->head + f->name_off;
-        if (f->name_len == 7 && memcmp(name, "referer", 7) == 0) {
+        switch (am_http_token_find(r->head + f->name_off, f->name_len)) {
+        case AM_HTTP_TOKEN_REFERER:
             e.referer = request_cstr(ref, sizeof(ref), r->head + f->value_off,
                                      f->value_len);
-        } else if (f->name_len == 10 && memcmp(name, "user-agent", 10) == 0) {
+            break;
+        case AM_HTTP_TOKEN_USER_AGENT:
             e.user_agent = request_cstr(ua, sizeof(ua), r->head + f->value_off,
                                         f->value_len);
+            break;
+        default:
+            break;
         }
     }
     n = am_access_format(am_ctx.conf->access_format, &e, line, sizeof(line));
@@ -80,9 +84,7 @@ am_request_apply_forwarded(am_conn_t *c, am_asgi_head_t *head,
 {
     am_forwarded_in_t in;
     am_buf_t joined[3] = { { 0 }, { 0 }, { 0 } };
-    static const char *const names[3] = { "forwarded", "x-forwarded-for",
-                                          "x-forwarded-proto" };
-    size_t i, k, len;
+    size_t i, k;
     int found = 0;
 
     if (!c->peer_trusted) {
@@ -92,16 +94,24 @@ am_request_apply_forwarded(am_conn_t *c, am_asgi_head_t *head,
     for (i = 0; i < head->nheaders; i++) {
         const am_header_t *h = &head->headers[i];
 
-        for (k = 0; k < 3; k++) {
-            len = strlen(names[k]);
-            if (h->name_len == len && memcmp(h->name, names[k], len) == 0) {
-                if (am_buf_size(&joined[k]) > 0) {
-                    am_buf_append(&joined[k], ", ", 2);
-                }
-                am_buf_append(&joined[k], h->value, h->value_len);
-                found = 1;
-            }
+        switch (am_http_token_find(h->name, h->name_len)) {
+        case AM_HTTP_TOKEN_FORWARDED:
+            k = 0;
+            break;
+        case AM_HTTP_TOKEN_X_FORWARDED_FOR:
+            k = 1;
+            break;
+        case AM_HTTP_TOKEN_X_FORWARDED_PROTO:
+            k = 2;
+            break;
+        default:
+            continue;
         }
+        if (am_buf_size(&joined[k]) > 0) {
+            am_buf_append(&joined[k], ", ", 2);
+        }
+        am_buf_append(&joined[k], h->value, h->value_len);
+        found = 1;
     }
     if (!found) {
         return;
