@@ -151,6 +151,44 @@ am_http_is_field_value(const char *value, size_t len)
     return 1;
 }
 
+/* The next element of a comma-separated field value (RFC 9110 §5.6.1),
+ * without surrounding whitespace: *start and *end, or 0 at the end. */
+int
+am_http_next_element(const char *v, size_t len, size_t *i, size_t *start,
+                     size_t *end)
+{
+    while (*i < len) {
+        while (*i < len && (v[*i] == ' ' || v[*i] == '\t' || v[*i] == ',')) {
+            (*i)++;
+        }
+        *start = *i;
+        while (*i < len && v[*i] != ',') {
+            (*i)++;
+        }
+        *end = *i;
+        while (*end > *start && (v[*end - 1] == ' ' || v[*end - 1] == '\t')) {
+            (*end)--;
+        }
+        if (*end > *start) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+am_http_value_has_token(const char *v, size_t len, const char *token)
+{
+    size_t tlen = strlen(token), i = 0, start, end;
+
+    while (am_http_next_element(v, len, &i, &start, &end)) {
+        if (end - start == tlen && strncasecmp(v + start, token, tlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *
 am_http_reason(int status)
 {

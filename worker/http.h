@@ -67,6 +67,15 @@ int am_http_is_token(const char *name, size_t len);
 /* RFC 9110 §5.5: 1 when a field value has no CR, LF or NUL. */
 int am_http_is_field_value(const char *value, size_t len);
 
+/* RFC 9110 §5.6.1: the next element of a comma-separated field value
+ * v[0..len), from *i on, without surrounding whitespace: sets *start and
+ * *end and returns 1, or 0 at the end. Empty elements are skipped. */
+int am_http_next_element(const char *v, size_t len, size_t *i, size_t *start,
+                         size_t *end);
+
+/* 1 when the list value v[0..len) has token as an element (any case). */
+int am_http_value_has_token(const char *v, size_t len, const char *token);
+
 /* The reason phrase of status (100..599); a class name ("Client Error")
  * for statuses without one of their own. */
 const char *am_http_reason(int status);
