@@ -83,7 +83,8 @@ $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c
 # bridge (no Python): HTTP/1.1, and HTTP/2 by preface or h2c Upgrade.
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/accept.c worker/conn.c worker/ctx.c worker/http.c \
-                 worker/request.c worker/http1_request.c \
+                 worker/request.c worker/http1_request.c worker/http2_stream.c \
+                 worker/http2_response.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \
                  worker/event.c common/buf.c common/core.c \
                  common/log.c common/access.c common/forwarded.c \
