@@ -63,12 +63,23 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS) -o $@ $< $(COMMON_OBJ) -lyaml
 
 # Worker unit tests link the worker's pure parts, never Python: the HTTP
-# vocabulary and the request layer (the ASGI bridge is not linked).
-WORKER_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http.o request.o ctx.o)
+# vocabulary, the request layer and the log prefix (no ASGI bridge).
+WORKER_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http.o request.o ctx.o connlog.o)
 $(BUILD)/tests/unit/worker/%: tests/unit/worker/%.c $(COMMON_OBJ) \
                               $(WORKER_UNIT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(WORKER_UNIT_OBJ) $(COMMON_OBJ) -lyaml
+	$(CC) $(CFLAGS) -o $@ $< $(UNIT_EXTRA) $(WORKER_UNIT_OBJ) $(COMMON_OBJ) \
+	    -lyaml $(UNIT_LIBS)
+# HTTP/1.1 head checks with the real parser callbacks; HTTP/2 stream life
+# with nghttp2. Each test fakes what it does not link (see the test).
+H1_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http1_request.o h2c.o)
+$(BUILD)/tests/unit/worker/test_http1_head: $(H1_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http1_head: UNIT_EXTRA = $(H1_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http1_head: UNIT_LIBS = -lhttp_parser
+H2_UNIT_OBJ := $(BUILD)/worker/http2_stream.o
+$(BUILD)/tests/unit/worker/test_http2_stream: $(H2_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http2_stream: UNIT_EXTRA = $(H2_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http2_stream: UNIT_LIBS = -lnghttp2
 
 # libFuzzer targets for the parsers that see hostile bytes first.
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -82,7 +93,8 @@ $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c
 # The worker's protocol code behind a real connection, with a fake ASGI
 # bridge (no Python): HTTP/1.1, and HTTP/2 by preface or h2c Upgrade.
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
-                 worker/accept.c worker/conn.c worker/ctx.c worker/http.c \
+                 worker/accept.c worker/conn.c worker/connlog.c worker/ctx.c \
+                 worker/http.c \
                  worker/request.c worker/http1_request.c worker/http2_stream.c \
                  worker/http2_response.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \

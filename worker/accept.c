@@ -18,6 +18,7 @@
 #include "common/proxy.h"
 #include "worker/accept.h"
 #include "worker/conn.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
@@ -142,10 +143,9 @@ am_accept_on_readable(am_event_t *ev, uint32_t events)
         c->on_handshake = accept_on_handshake_event;
         accept_set_peer(c, &peer);
         if (am_log_enabled(AM_LOG_DEBUG)) {
-            am_log(AM_LOG_DEBUG, 0, "*%llu accepted from %s:%d on %s",
-                   (unsigned long long)c->id,
-                   c->client_host[0] ? c->client_host : "unix", c->client_port,
-                   l->address);
+            am_connlog(AM_LOG_DEBUG, 0, c->id, 0, "accepted from %s:%d on %s",
+                       c->client_host[0] ? c->client_host : "unix",
+                       c->client_port, l->address);
         }
         if (l->proxy_protocol) {
             /* The PROXY header comes first, before TLS and HTTP. */
@@ -207,8 +207,9 @@ accept_read_proxy(am_conn_t *c)
     memcpy(c->proxy_buf + c->proxy_len, buf, (size_t)n);
     rc = am_proxy_parse(c->proxy_buf, c->proxy_len + (size_t)n, &r, &consumed);
     if (rc == AM_ERROR) {
-        am_log(AM_LOG_INFO, 0, "*%llu invalid PROXY protocol header: %s",
-               (unsigned long long)c->id, r.error ? r.error : "?");
+        am_connlog(AM_LOG_INFO, 0, c->id, 0,
+                   "invalid PROXY protocol header: %s",
+                   r.error ? r.error : "?");
         am_conn_close(c);
         return;
     }
@@ -255,8 +256,8 @@ accept_on_handshake_timeout(am_timer_t *t)
 {
     am_conn_t *c = t->data;
 
-    am_log(AM_LOG_INFO, 0, "*%llu %s timed out", (unsigned long long)c->id,
-           c->proxy_pending ? "PROXY protocol header" : "TLS handshake");
+    am_connlog(AM_LOG_INFO, 0, c->id, 0, "%s timed out",
+               c->proxy_pending ? "PROXY protocol header" : "TLS handshake");
     am_conn_close(c);
 }
 

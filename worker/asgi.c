@@ -17,6 +17,7 @@
 #include "worker/asgi.h"
 #include "worker/asgi_py.h"
 #include "worker/asgi_state.h"
+#include "worker/connlog.h"
 #include "worker/event.h"
 
 /* An awaitable that is already done: await gives value at once. */
@@ -192,17 +193,15 @@ asgi_request_ended(am_asgi_request_t *r, int failed)
     }
     if (!r->started) {
         if (!failed && !r->disconnected) {
-            am_log(AM_LOG_ERROR, 0,
-                   "*%llu the app returned without starting a response",
-                   (unsigned long long)r->conn_id);
+            am_connlog(AM_LOG_ERROR, 0, r->conn_id, r->stream_id,
+                       "the app returned without starting a response");
         }
         if (!r->disconnected) {
             am_asgi_http_send_500(r);
         }
     } else if (!r->finished && !failed) {
-        am_log(AM_LOG_ERROR, 0,
-               "*%llu the app returned without completing the response",
-               (unsigned long long)r->conn_id);
+        am_connlog(AM_LOG_ERROR, 0, r->conn_id, r->stream_id,
+                   "the app returned without completing the response");
     }
     if (r->stream) {
         r->ops->finish(r->stream, r->finished);
@@ -227,8 +226,11 @@ asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
             (PyErr_GivenExceptionMatches(exc, am_asgi_objs.disconnected_exc) ||
              PyErr_GivenExceptionMatches(exc, am_py_cancelled_error));
     if (!quiet) {
-        msg = PyUnicode_FromFormat("*%llu exception in ASGI application",
-                                   (unsigned long long)r->conn_id);
+        char prefix[48];
+
+        msg = PyUnicode_FromFormat("%s exception in ASGI application",
+                                   am_connlog_prefix(prefix, sizeof(prefix),
+                                                     r->conn_id, r->stream_id));
         if (msg != NULL) {
             res = PyObject_CallFunctionObjArgs(am_asgi_objs.log_exception, msg,
                                                exc, NULL);
@@ -323,8 +325,8 @@ am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
     return r; /* the protocol's reference */
 
 error:
-    am_log(AM_LOG_ALERT, 0, "*%llu cannot start the app task",
-           (unsigned long long)conn_id);
+    am_connlog(AM_LOG_ALERT, 0, conn_id, stream_id,
+               "cannot start the app task");
     PyErr_Print();
     return NULL;
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/stats.h"
 #include "worker/conn.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/tls.h"
 
@@ -197,8 +198,7 @@ conn_read(am_conn_t *c)
                 break;
             }
             if (errno != ECONNRESET) {
-                am_log(AM_LOG_INFO, errno, "*%llu recv() failed",
-                       (unsigned long long)c->id);
+                am_connlog(AM_LOG_INFO, errno, c->id, 0, "recv() failed");
             }
             return AM_ERROR;
         }
@@ -312,8 +312,7 @@ conn_flush(am_conn_t *c)
                 break;
             }
             if (errno != EPIPE && errno != ECONNRESET) {
-                am_log(AM_LOG_INFO, errno, "*%llu send() failed",
-                       (unsigned long long)c->id);
+                am_connlog(AM_LOG_INFO, errno, c->id, 0, "send() failed");
             }
             am_conn_close(c);
             return;
@@ -358,8 +357,8 @@ conn_on_write_timeout(am_timer_t *t)
 {
     am_conn_t *c = t->data;
 
-    am_log(AM_LOG_INFO, 0, "*%llu client timed out reading the response",
-           (unsigned long long)c->id);
+    am_connlog(AM_LOG_INFO, 0, c->id, 0,
+               "client timed out reading the response");
     am_conn_close(c);
 }
 
@@ -413,7 +412,7 @@ am_conn_close(am_conn_t *c)
         return;
     }
     if (am_log_enabled(AM_LOG_DEBUG)) {
-        am_log(AM_LOG_DEBUG, 0, "*%llu closed", (unsigned long long)c->id);
+        am_connlog(AM_LOG_DEBUG, 0, c->id, 0, "closed");
     }
     if (c->proto && c->proto->on_close) {
         c->proto->on_close(c);

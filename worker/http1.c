@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/stats.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http.h"
 #include "worker/http1.h"
@@ -85,15 +87,15 @@ am_http1_reset(am_http1_t *h)
     h->header_bytes = 0;
     h->error_status = 0;
     h->body_received = 0;
-    h->in_request = h->head_done = h->message_done = 0;
+    am_http1_set_state(h, AM_HTTP1_IDLE);
     h->expect_continue = h->continue_sent = 0;
     h->discarding = h->body_paused = h->head_deadline = 0;
     h->is_head = h->http10 = 0;
     h->status = 0;
-    h->resp_started = h->resp_head_sent = h->resp_chunked = 0;
-    h->resp_no_body = h->resp_done = h->resp_close = 0;
+    h->resp_state = AM_HTTP1_RESP_NONE;
+    h->resp_chunked = h->resp_no_body = h->resp_close = 0;
     h->resp_has_length = h->resp_has_server = h->resp_has_date = 0;
-    h->resp_has_te = h->resp_trailers = h->resp_trailers_sent = 0;
+    h->resp_trailers_sent = 0;
     h->te_trailers = 0;
     h->resp_length = h->resp_sent = 0;
     h->resp_head.pos = h->resp_head.len = 0;
@@ -125,10 +127,10 @@ http1_process(am_http1_t *h)
     int first;
 
     while (!c->closed && !c->closing && am_buf_size(&c->rbuf) > 0) {
-        if (h->message_done) {
+        if (h->state == AM_HTTP1_DONE) {
             break; /* the response to the current message is pending */
         }
-        if (!h->in_request &&
+        if (h->state == AM_HTTP1_IDLE &&
             am_conn_pending(c) >= am_ctx.conf->limit_write_buffer) {
             /* A pipelining client that does not read its responses: the
              * next request waits until they are written (bounded memory). */
@@ -143,7 +145,7 @@ http1_process(am_http1_t *h)
             am_timer_del(&c->read_timer);
             break;
         }
-        if (!h->head_done && !h->head_deadline) {
+        if (h->state <= AM_HTTP1_HEAD && !h->head_deadline) {
             /* The keep-alive wait ends: the head has its own deadline,
              * not renewed by each byte (slow-header clients). */
             h->head_deadline = 1;
@@ -154,7 +156,7 @@ http1_process(am_http1_t *h)
         if (h->req && !h->discarding && len > am_ctx.conf->limit_body_buffer) {
             len = am_max(am_ctx.conf->limit_body_buffer, (size_t)4096);
         }
-        first = h->requests == 0 && !h->in_request;
+        first = h->requests == 0 && h->state == AM_HTTP1_IDLE;
         if (first) {
             /* Kept to judge a broken first line (see below). */
             firstlen = am_min(len, sizeof(firstline));
@@ -164,7 +166,7 @@ http1_process(am_http1_t *h)
                                 c->rbuf.data + c->rbuf.pos, len);
         err = HTTP_PARSER_ERRNO(&h->parser);
         am_buf_consume(&c->rbuf, n);
-        if (h->upgraded) {
+        if (h->state == AM_HTTP1_UPGRADED) {
             /* HTTP/2 owns the connection; what follows is its preface. A
              * failed upgrade has closed it already. */
             http1_free(h);
@@ -175,7 +177,7 @@ http1_process(am_http1_t *h)
         }
         if (err == HPE_PAUSED) {
             http_parser_pause(&h->parser, 0);
-            if (h->message_done && h->discarding) {
+            if (h->state == AM_HTTP1_DONE && h->discarding) {
                 /* The discarded body is over: next request. */
                 h->discarding = 0;
                 am_http1_reset(h);
@@ -200,15 +202,14 @@ http1_process(am_http1_t *h)
                  * HTTP/1.x request line nor the HTTP/2 preface: answer as
                  * HTTP/2 does to a broken preface (RFC 9113 §3.4: GOAWAY
                  * PROTOCOL_ERROR). A line ending in HTTP/1.x gets 400. */
-                am_log(AM_LOG_INFO, 0, "*%llu invalid connection preface",
-                       (unsigned long long)c->id);
+                am_connlog(AM_LOG_INFO, 0, c->id, 0,
+                           "invalid connection preface");
                 am_http2_goaway_raw(c, 1 /* PROTOCOL_ERROR */);
                 am_conn_close_after_flush(c);
                 return;
             }
-            am_log(AM_LOG_INFO, 0, "*%llu bad request: %s (%d)",
-                   (unsigned long long)c->id, http_errno_description(err),
-                   status);
+            am_connlog(AM_LOG_INFO, 0, c->id, 0, "bad request: %s (%d)",
+                       http_errno_description(err), status);
             am_http1_error(h, status);
             return;
         }
@@ -324,7 +325,8 @@ http1_on_shutdown(am_conn_t *c)
      * meet a reset. It gets a short grace, then the idle timeout closes
      * it (RFC 9112 §9.6: the client must be ready for that anyway). */
     h->keepalive = 0;
-    if (!h->in_request && am_buf_size(&c->rbuf) == 0 && h->req == NULL) {
+    if (h->state == AM_HTTP1_IDLE && am_buf_size(&c->rbuf) == 0 &&
+        h->req == NULL) {
         am_timer_add(&c->read_timer,
                      am_min(am_ctx.conf->timeout_keepalive, (am_msec_t)1000));
     }
@@ -336,13 +338,13 @@ http1_on_read_timeout(am_timer_t *t)
     am_http1_t *h = t->data;
     am_conn_t *c = h->c;
 
-    if (!h->in_request && am_buf_size(&c->rbuf) == 0) {
+    if (h->state == AM_HTTP1_IDLE && am_buf_size(&c->rbuf) == 0) {
         am_conn_close(c); /* idle */
         return;
     }
-    am_log(AM_LOG_INFO, 0, "*%llu client timed out sending the request",
-           (unsigned long long)c->id);
-    if (h->req && h->resp_started) {
+    am_connlog(AM_LOG_INFO, 0, c->id, 0,
+               "client timed out sending the request");
+    if (h->req && h->resp_state != AM_HTTP1_RESP_NONE) {
         am_conn_close(c);
         return;
     }
@@ -364,7 +366,8 @@ am_http1_access_log(am_http1_t *h, int status)
         .body_bytes = h->resp_sent,
         .start_time = h->start_time,
         .start_msec = h->start_msec,
-        .method = h->head_done ? http_method_str(h->parser.method) : NULL,
+        .method = h->state >= AM_HTTP1_BODY ? http_method_str(h->parser.method)
+                                            : NULL,
         .head = h->head.data,
         .fields = h->fields,
         .nfields = h->nfields,
@@ -389,7 +392,7 @@ am_http1_error(am_http1_t *h, int status)
     if (h->req) {
         am_asgi_request_disconnect(h->req);
     }
-    if (h->resp_started) {
+    if (h->resp_state != AM_HTTP1_RESP_NONE) {
         am_conn_close(c);
         return;
     }

@@ -18,6 +18,28 @@
 #include "worker/asgi.h"
 #include "worker/conn.h"
 
+/* Where the current request message is (RFC 9112 §2.1). Changed only by
+ * am_http1_set_state(), which checks the transition:
+ *   IDLE -> HEAD -> BODY -> DONE -> IDLE (next request), BODY -> UPGRADED.
+ * A refused head stays in BODY until the connection closes. */
+typedef enum am_http1_state_e {
+    AM_HTTP1_IDLE,     /* between requests: the keep-alive wait */
+    AM_HTTP1_HEAD,     /* a message began: reading its head */
+    AM_HTTP1_BODY,     /* the head is parsed: its body may follow */
+    AM_HTTP1_DONE,     /* the whole message is read; parsing pauses */
+    AM_HTTP1_UPGRADED, /* h2c: HTTP/2 owns the connection now */
+} am_http1_state_t;
+
+/* Where its response is: NONE -> STARTED (the app's start is accepted and
+ * held) -> SENT (the head is written) -> COMPLETE (framing finished).
+ * Changed only by am_http1_set_resp_state(); back to NONE on reset. */
+typedef enum am_http1_resp_e {
+    AM_HTTP1_RESP_NONE,
+    AM_HTTP1_RESP_STARTED,
+    AM_HTTP1_RESP_SENT,
+    AM_HTTP1_RESP_COMPLETE,
+} am_http1_resp_t;
+
 typedef struct am_http1_s {
     am_conn_t *c;
     http_parser parser;
@@ -35,10 +57,9 @@ typedef struct am_http1_s {
     time_t start_time;
     uint32_t requests; /* served on this connection */
 
-    unsigned in_request : 1;   /* a message began */
-    unsigned head_done : 1;    /* on_headers_complete ran */
-    unsigned message_done : 1; /* on_message_complete ran */
-    unsigned keepalive : 1;    /* the request allows keep-alive */
+    am_http1_state_t state;     /* the current request message */
+    am_http1_resp_t resp_state; /* its response */
+    unsigned keepalive : 1;     /* the request allows keep-alive */
     unsigned http10 : 1;
     unsigned is_head : 1;
     unsigned expect_continue : 1;
@@ -49,26 +70,26 @@ typedef struct am_http1_s {
     unsigned te_trailers : 1;   /* the client sent "TE: trailers" */
     unsigned out_paused : 1;    /* responses pile up unread: wait */
     unsigned sniffed : 1;       /* the first bytes are not an h2 preface */
-    unsigned upgraded : 1;      /* h2c: the connection is HTTP/2 now */
 
     /* response */
     int status;
-    unsigned resp_started : 1;
-    unsigned resp_head_sent : 1;
     unsigned resp_chunked : 1;
     unsigned resp_no_body : 1;
-    unsigned resp_done : 1;
     unsigned resp_close : 1;
     unsigned resp_has_length : 1;
     unsigned resp_has_server : 1;
     unsigned resp_has_date : 1;
-    unsigned resp_has_te : 1;
-    unsigned resp_trailers : 1;      /* the app announced trailers */
     unsigned resp_trailers_sent : 1; /* the last chunk is written */
     uint64_t resp_length;
     uint64_t resp_sent; /* body bytes */
     am_buf_t resp_head;
 } am_http1_t;
+
+/* Move the request (http1_request.c) or its response (http1_response.c)
+ * to state; a transition not in the diagrams above is a bug and aborts
+ * (as h2o's h2o_http2_stream_set_state() asserts). */
+void am_http1_set_state(am_http1_t *h, am_http1_state_t state);
+void am_http1_set_resp_state(am_http1_t *h, am_http1_resp_t state);
 
 /* http1.c */
 

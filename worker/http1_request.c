@@ -19,6 +19,8 @@
 #include <http_parser.h>
 
 #include "common/forwarded.h"
+#include "common/log.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/h2c.h"
 #include "worker/http.h"
@@ -44,12 +46,43 @@ const http_parser_settings am_http1_request_settings = {
     .on_message_complete = http1_on_message_complete,
 };
 
+void
+am_http1_set_state(am_http1_t *h, am_http1_state_t state)
+{
+    int ok;
+
+    switch (state) {
+    case AM_HTTP1_IDLE:
+        ok = h->state == AM_HTTP1_DONE || h->state == AM_HTTP1_IDLE;
+        break;
+    case AM_HTTP1_HEAD:
+        ok = h->state == AM_HTTP1_IDLE;
+        break;
+    case AM_HTTP1_BODY:
+        ok = h->state == AM_HTTP1_HEAD;
+        break;
+    case AM_HTTP1_DONE:
+    case AM_HTTP1_UPGRADED:
+        ok = h->state == AM_HTTP1_BODY;
+        break;
+    default:
+        ok = 0;
+    }
+    if (!ok) {
+        am_connlog(AM_LOG_ALERT, 0, h->c->id, 0,
+                   "http1: bad request state %d -> %d", (int)h->state,
+                   (int)state);
+        abort();
+    }
+    h->state = state;
+}
+
 static int
 http1_on_message_begin(http_parser *p)
 {
     am_http1_t *h = p->data;
 
-    h->in_request = 1;
+    am_http1_set_state(h, AM_HTTP1_HEAD);
     h->start_msec = am_now_msec();
     h->start_time = time(NULL);
     return 0;
@@ -385,7 +418,7 @@ http1_head_upgrade(am_http1_t *h, const http1_scan_t *s, am_asgi_head_t *head,
     if (len < 0) {
         return 0;
     }
-    h->upgraded = 1;
+    am_http1_set_state(h, AM_HTTP1_UPGRADED);
     am_h2c_switch(c, payload, (size_t)len, head, headers);
     return 1;
 }
@@ -423,7 +456,7 @@ http1_on_headers_complete(http_parser *p)
     http1_scan_t scan;
     int status, rc = -1;
 
-    h->head_done = 1;
+    am_http1_set_state(h, AM_HTTP1_BODY);
 
     /* RFC 9112 §2.3: we implement HTTP/1.x only. */
     if (p->http_major != 1) {
@@ -500,11 +533,11 @@ http1_on_message_complete(http_parser *p)
 {
     am_http1_t *h = p->data;
 
-    h->message_done = 1;
-    if (h->upgraded) {
+    if (h->state == AM_HTTP1_UPGRADED) {
         http_parser_pause(p, 1);
         return 0;
     }
+    am_http1_set_state(h, AM_HTTP1_DONE);
     am_timer_del(&h->c->read_timer);
     if (h->req && !h->discarding) {
         am_asgi_request_body(h->req, NULL, 0, 0);

@@ -7,10 +7,12 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http.h"
 #include "worker/http1_conn.h"
@@ -32,6 +34,18 @@ const am_asgi_ops_t am_http1_response_ops = {
     .consumed = http1_resp_consumed,
     .finish = http1_resp_finish,
 };
+
+void
+am_http1_set_resp_state(am_http1_t *h, am_http1_resp_t state)
+{
+    if (state != AM_HTTP1_RESP_NONE && state != h->resp_state + 1) {
+        am_connlog(AM_LOG_ALERT, 0, h->c->id, 0,
+                   "http1: bad response state %d -> %d", (int)h->resp_state,
+                   (int)state);
+        abort();
+    }
+    h->resp_state = state;
+}
 
 static int
 http1_check_field(const am_header_t *hd, const char **err)
@@ -82,7 +96,7 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     }
 
     h->status = status;
-    h->resp_started = 1;
+    am_http1_set_resp_state(h, AM_HTTP1_RESP_STARTED);
     b->pos = b->len = 0;
     len = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", status,
                    am_http_reason(status));
@@ -117,7 +131,6 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
             h->resp_length = v;
         } else if (http1_name_is(hd, "transfer-encoding", 17)) {
             /* We frame the body ourselves (RFC 9112 §6.1). */
-            h->resp_has_te = 1;
             continue;
         } else if (http1_name_is(hd, "connection", 10)) {
             if (am_http_value_has_token(hd->value, hd->value_len, "close")) {
@@ -137,7 +150,6 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
         am_buf_append(b, hd->value, hd->value_len);
         am_buf_append(b, "\r\n", 2);
     }
-    h->resp_trailers = trailers ? 1 : 0;
     return AM_OK;
 }
 
@@ -187,7 +199,7 @@ http1_send_head(am_http1_t *h, size_t first_len, int more)
     am_buf_append(b, "\r\n", 2);
     am_conn_write(h->c, b->data + b->pos, am_buf_size(b));
     b->pos = b->len = 0;
-    h->resp_head_sent = 1;
+    am_http1_set_resp_state(h, AM_HTTP1_RESP_SENT);
 }
 
 static int
@@ -198,19 +210,18 @@ http1_resp_body(void *stream, const char *data, size_t len, int more)
     char line[32];
     int n;
 
-    if (c->closed || (c->closing && !h->resp_started)) {
+    if (c->closed || (c->closing && h->resp_state == AM_HTTP1_RESP_NONE)) {
         return AM_ERROR;
     }
-    if (!h->resp_head_sent) {
+    if (h->resp_state < AM_HTTP1_RESP_SENT) {
         http1_send_head(h, len, more);
     }
 
     if (!h->is_head && !h->resp_no_body && len > 0) {
         if (h->resp_has_length && h->resp_sent + len > h->resp_length) {
-            am_log(AM_LOG_ERROR, 0,
-                   "*%llu the app sent more than its content-length of %llu",
-                   (unsigned long long)c->id,
-                   (unsigned long long)h->resp_length);
+            am_connlog(AM_LOG_ERROR, 0, c->id, 0,
+                       "the app sent more than its content-length of %llu",
+                       (unsigned long long)h->resp_length);
             h->keepalive = 0;
             return AM_DECLINED;
         }
@@ -226,18 +237,19 @@ http1_resp_body(void *stream, const char *data, size_t len, int more)
     h->resp_sent += len;
 
     if (!more) {
-        h->resp_done = 1;
         if (h->resp_chunked && !h->is_head) {
             am_conn_write(c, "0\r\n\r\n", 5);
         }
         if (h->resp_has_length && !h->is_head && !h->resp_no_body &&
             h->resp_sent < h->resp_length) {
-            am_log(AM_LOG_ERROR, 0,
-                   "*%llu the app sent %llu bytes of its content-length of "
-                   "%llu",
-                   (unsigned long long)c->id, (unsigned long long)h->resp_sent,
-                   (unsigned long long)h->resp_length);
-            h->resp_done = 0; /* the framing is broken: abort */
+            am_connlog(AM_LOG_ERROR, 0, c->id, 0,
+                       "the app sent %llu bytes of its content-length of "
+                       "%llu",
+                       (unsigned long long)h->resp_sent,
+                       (unsigned long long)h->resp_length);
+            /* The framing is broken: not complete, finish aborts. */
+        } else {
+            am_http1_set_resp_state(h, AM_HTTP1_RESP_COMPLETE);
         }
     }
     return am_conn_pending(c) > am_ctx.conf->limit_write_buffer ? AM_AGAIN
@@ -263,7 +275,7 @@ http1_resp_trailers(void *stream, const am_header_t *headers, size_t n,
             return AM_DECLINED;
         }
     }
-    if (!h->resp_head_sent) {
+    if (h->resp_state < AM_HTTP1_RESP_SENT) {
         http1_send_head(h, 0, 1);
     }
     if (h->resp_chunked && !h->is_head && h->te_trailers) {
@@ -285,7 +297,7 @@ http1_resp_trailers(void *stream, const am_header_t *headers, size_t n,
                                                                   : "0\r\n\r\n",
                           h->resp_trailers_sent && h->te_trailers ? 2 : 5);
         }
-        h->resp_done = 1;
+        am_http1_set_resp_state(h, AM_HTTP1_RESP_COMPLETE);
     }
     return AM_OK;
 }
@@ -301,15 +313,15 @@ http1_resp_consumed(void *stream, size_t n)
     }
     /* RFC 9110 §10.1.1: send 100 (Continue) once the app asks for the body,
      * unless a final response went first. */
-    if (h->expect_continue && !h->continue_sent && !h->resp_started &&
-        !h->message_done) {
+    if (h->expect_continue && !h->continue_sent &&
+        h->resp_state == AM_HTTP1_RESP_NONE && h->state != AM_HTTP1_DONE) {
         h->continue_sent = 1;
         am_conn_write_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
     }
     if (h->body_paused &&
         am_asgi_request_buffered(h->req) < am_ctx.conf->limit_body_buffer) {
         h->body_paused = 0;
-        if (!h->message_done) {
+        if (h->state != AM_HTTP1_DONE) {
             am_timer_add(&c->read_timer, am_ctx.conf->timeout_body_read);
         }
         am_post(&c->post);
@@ -325,7 +337,7 @@ http1_resp_finish(void *stream, int complete)
     if (c->closed) {
         return;
     }
-    if (!complete || !h->resp_done) {
+    if (!complete || h->resp_state != AM_HTTP1_RESP_COMPLETE) {
         /* An aborted response: close so the client sees it incomplete. */
         am_http1_access_log(h, h->status ? h->status : 500);
         h->keepalive = 0;
@@ -347,7 +359,7 @@ http1_resp_finish(void *stream, int complete)
         am_conn_close_after_flush(c);
         return;
     }
-    if (!h->message_done) {
+    if (h->state != AM_HTTP1_DONE) {
         /* The app answered without reading the whole body. A client that
          * waits for 100 Continue will not send it: close. Otherwise read
          * and drop the rest, then serve the next request. */

@@ -19,6 +19,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/log.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http2.h"
 #include "worker/http2_conn.h"
@@ -265,7 +266,7 @@ h2_on_data_chunk_recv(nghttp2_session *session, uint8_t flags,
         /* RFC 9110 §15.5.14: too large; the app sees a disconnect. */
         nghttp2_session_consume(session, stream_id, len);
         am_asgi_request_disconnect(s->req);
-        if (!s->submitted && s->status == 0) {
+        if (s->state == AM_HTTP2_STREAM_OPEN && s->status == 0) {
             am_http2_response_error(s, 413);
         } else {
             nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id,
@@ -293,7 +294,7 @@ h2_on_stream_close(nghttp2_session *session, int32_t stream_id,
         nghttp2_session_consume_connection(session, s->unconsumed);
         s->unconsumed = 0;
     }
-    if (!s->logged && s->submitted) {
+    if (!s->logged && s->state != AM_HTTP2_STREAM_OPEN) {
         am_http2_stream_log(s, s->status);
     }
     nghttp2_session_set_stream_user_data(session, stream_id, NULL);
@@ -352,8 +353,9 @@ http2_flush(am_http2_t *h2)
     while (!c->closed && am_conn_pending(c) < H2_OUT_HIGH) {
         n = nghttp2_session_mem_send(h2->session, &data);
         if (n < 0) {
-            am_log(AM_LOG_INFO, 0, "*%llu nghttp2_session_mem_send(): %s",
-                   (unsigned long long)c->id, nghttp2_strerror((int)n));
+            am_connlog(AM_LOG_INFO, 0, c->id, 0,
+                       "nghttp2_session_mem_send(): %s",
+                       nghttp2_strerror((int)n));
             am_conn_close(c);
             return;
         }
@@ -392,8 +394,8 @@ http2_on_read(am_conn_t *c, int eof)
             h2->session, (const uint8_t *)c->rbuf.data + c->rbuf.pos,
             am_buf_size(&c->rbuf));
         if (n < 0) {
-            am_log(AM_LOG_INFO, 0, "*%llu HTTP/2 error: %s",
-                   (unsigned long long)c->id, nghttp2_strerror((int)n));
+            am_connlog(AM_LOG_INFO, 0, c->id, 0, "HTTP/2 error: %s",
+                       nghttp2_strerror((int)n));
             if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
                 am_http2_goaway_raw(c, NGHTTP2_PROTOCOL_ERROR);
             } else {
@@ -521,8 +523,8 @@ http2_create(am_conn_t *c)
             (int32_t)am_ctx.conf->h2_connection_window);
     }
     if (rv != 0) {
-        am_log(AM_LOG_ALERT, 0, "*%llu nghttp2 settings: %s",
-               (unsigned long long)c->id, nghttp2_strerror(rv));
+        am_connlog(AM_LOG_ALERT, 0, c->id, 0, "nghttp2 settings: %s",
+                   nghttp2_strerror(rv));
         nghttp2_session_del(h2->session);
         free(h2);
         return NULL;
@@ -595,8 +597,8 @@ am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
     s->is_head = h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0;
     rv = nghttp2_session_upgrade2(h2->session, settings, len, s->is_head, s);
     if (rv != 0) {
-        am_log(AM_LOG_INFO, 0, "*%llu h2c upgrade: %s",
-               (unsigned long long)c->id, nghttp2_strerror(rv));
+        am_connlog(AM_LOG_INFO, 0, c->id, 0, "h2c upgrade: %s",
+                   nghttp2_strerror(rv));
         am_http2_stream_destroy(s);
         am_conn_close(c);
         return AM_ERROR;

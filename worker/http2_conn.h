@@ -19,6 +19,20 @@
 #include "worker/asgi.h"
 #include "worker/conn.h"
 
+/* Where a stream's response is (RFC 9113 §5.1 seen from our side).
+ * Forward only, through am_http2_stream_set_state():
+ *   OPEN -> SEND_BODY -> SEND_FINAL
+ * OPEN: no HEADERS submitted yet (the app's start is held until the first
+ * body event); SEND_BODY: HEADERS submitted, DATA may follow; SEND_FINAL:
+ * the last body byte (and any trailers) is queued, END_STREAM follows.
+ * The request side is body_done (half-closed remote); a stream is freed
+ * when nghttp2 closes it. */
+typedef enum am_http2_stream_state_e {
+    AM_HTTP2_STREAM_OPEN,
+    AM_HTTP2_STREAM_SEND_BODY,
+    AM_HTTP2_STREAM_SEND_FINAL,
+} am_http2_stream_state_t;
+
 typedef struct am_http2_s am_http2_t;
 
 typedef struct am_http2_stream_s am_http2_stream_t;
@@ -38,7 +52,9 @@ struct am_http2_stream_s {
     int error_status;  /* 431 etc.: answer without the app */
     size_t unconsumed; /* DATA received, not yet read by the app */
     uint64_t body_received;
-    int body_done;
+    int body_done; /* END_STREAM received: half-closed (remote) */
+    am_http2_stream_state_t
+        state; /* the response, am_http2_stream_set_state() */
 
     /* response */
     am_buf_t out;        /* body bytes not yet taken by nghttp2 */
@@ -51,14 +67,10 @@ struct am_http2_stream_s {
     uint64_t resp_sent;
     time_t start_time;
     am_msec_t start_msec;
-    unsigned submitted : 1;    /* HEADERS submitted */
-    unsigned eof : 1;          /* the last body byte is in out */
     unsigned deferred : 1;     /* the data source said DEFERRED */
     unsigned has_trailers : 1; /* the app announced trailers */
-    unsigned trailers_ready : 1;
     unsigned is_head : 1;
-    unsigned waiting : 1; /* send() waits for out to drain */
-    unsigned app_done : 1;
+    unsigned waiting : 1;       /* send() waits for out to drain */
     unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
     unsigned logged : 1;
     int32_t window_before;  /* our send window when a SETTINGS began */
@@ -84,6 +96,11 @@ struct am_http2_s {
 void am_http2_schedule(am_http2_t *h2);
 
 /* http2_stream.c */
+
+/* Move s to state; a backward move is a bug and aborts (h2o's
+ * h2o_http2_stream_set_state() asserts the same way). */
+void am_http2_stream_set_state(am_http2_stream_t *s,
+                               am_http2_stream_state_t state);
 
 /* A client stream opened; the connection's idle timer stops. */
 am_http2_stream_t *am_http2_stream_create(am_http2_t *h2, int32_t id);

@@ -14,6 +14,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/log.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http.h"
 #include "worker/http2_conn.h"
@@ -76,7 +77,7 @@ am_http2_response_read(nghttp2_session *session, int32_t stream_id,
             am_asgi_request_writable(s->req);
         }
     }
-    if (am_buf_size(&s->out) == 0 && s->eof) {
+    if (am_buf_size(&s->out) == 0 && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         if (s->has_trailers && s->ntrailers > 0) {
             *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -199,7 +200,7 @@ h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     s->head_nv = nv;
     s->nhead = (size_t)k + 1;
     (void)has_length;
-    s->submitted = 0;
+    am_http2_stream_set_state(s, AM_HTTP2_STREAM_OPEN);
     s->rst_after_eof = 0;
     {
         char line[64];
@@ -297,10 +298,10 @@ h2_submit_head(am_http2_stream_t *s, size_t first_len, int more)
         }
     }
     h2_fix_head_nv(s, nv, n);
-    s->submitted = 1;
+    am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_BODY);
     if (no_body || (!more && first_len == 0 && !s->has_trailers)) {
         rv = nghttp2_submit_response(h2->session, s->id, nv, n, NULL);
-        s->eof = 1;
+        am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
         if (!s->body_done) {
             s->rst_after_eof = 1;
         }
@@ -312,8 +313,8 @@ h2_submit_head(am_http2_stream_t *s, size_t first_len, int more)
     free(nv);
     s->nvbuf.pos = s->nvbuf.len = 0;
     if (rv != 0) {
-        am_log(AM_LOG_ALERT, 0, "*%llu s%d nghttp2_submit_response(): %s",
-               (unsigned long long)h2->c->id, s->id, nghttp2_strerror(rv));
+        am_connlog(AM_LOG_ALERT, 0, h2->c->id, (uint32_t)s->id,
+                   "nghttp2_submit_response(): %s", nghttp2_strerror(rv));
         return AM_ERROR;
     }
     am_http2_schedule(h2);
@@ -331,11 +332,11 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         return AM_ERROR;
     }
     no_body = s->is_head || s->status == 204 || s->status == 304;
-    if (!s->submitted) {
+    if (s->state == AM_HTTP2_STREAM_OPEN) {
         if (h2_submit_head(s, len, more) != AM_OK) {
             return AM_ERROR;
         }
-        if (s->eof) {
+        if (s->state == AM_HTTP2_STREAM_SEND_FINAL) {
             s->resp_sent += len;
             return AM_OK;
         }
@@ -348,7 +349,7 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
     }
     s->resp_sent += len;
     if (!more) {
-        s->eof = 1;
+        am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
         if (!s->body_done) {
             s->rst_after_eof = 1;
         }
@@ -376,7 +377,7 @@ h2_resp_trailers(void *stream, const am_header_t *headers, size_t n, int more,
     if (s->h2->c->closed) {
         return AM_ERROR;
     }
-    if (!s->submitted) {
+    if (s->state == AM_HTTP2_STREAM_OPEN) {
         if (h2_submit_head(s, 0, 1) != AM_OK) {
             return AM_ERROR;
         }
@@ -395,8 +396,7 @@ h2_resp_trailers(void *stream, const am_header_t *headers, size_t n, int more,
     s->ntrailers += (size_t)k;
     if (!more) {
         h2_fix_nv(s, s->trailers, s->ntrailers);
-        s->trailers_ready = 1;
-        s->eof = 1;
+        am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
         if (s->deferred) {
             s->deferred = 0;
             nghttp2_session_resume_data(s->h2->session, s->id);
@@ -433,7 +433,6 @@ h2_resp_finish(void *stream, int complete)
     am_http2_stream_t *s = stream;
     am_http2_t *h2 = s->h2;
 
-    s->app_done = 1;
     if (s->req) {
         am_asgi_request_release(s->req);
         s->req = NULL;

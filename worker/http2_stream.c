@@ -15,6 +15,7 @@
 #include "common/forwarded.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http2_conn.h"
 #include "worker/request.h"
@@ -24,8 +25,8 @@
 static void
 h2_stream_cancel(am_http2_stream_t *s, const char *what)
 {
-    am_log(AM_LOG_INFO, 0, "*%llu s%d client timed out %s",
-           (unsigned long long)s->h2->c->id, s->id, what);
+    am_connlog(AM_LOG_INFO, 0, s->h2->c->id, (uint32_t)s->id,
+               "client timed out %s", what);
     nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
                               NGHTTP2_CANCEL);
     am_http2_schedule(s->h2);
@@ -41,6 +42,18 @@ h2_on_write_timeout(am_timer_t *t)
 
 /* timeouts.body_read: the app waits for request body that the client does
  * not send, with the window open (the HTTP/2 form of a slow body). */
+void
+am_http2_stream_set_state(am_http2_stream_t *s, am_http2_stream_state_t state)
+{
+    if (state < s->state || state > AM_HTTP2_STREAM_SEND_FINAL) {
+        am_connlog(AM_LOG_ALERT, 0, s->h2->c->id, (uint32_t)s->id,
+                   "http2: bad stream state %d -> %d", (int)s->state,
+                   (int)state);
+        abort();
+    }
+    s->state = state;
+}
+
 static void
 h2_on_body_timeout(am_timer_t *t)
 {
