@@ -16,6 +16,7 @@
 #include "worker/ctx.h"
 #include "worker/http.h"
 #include "worker/http1_conn.h"
+#include "worker/request.h"
 
 static int http1_resp_start(void *stream, int status,
                             const am_header_t *headers, size_t n, int trailers,
@@ -48,25 +49,6 @@ am_http1_set_resp_state(am_http1_t *h, am_http1_resp_t state)
 }
 
 static int
-http1_check_field(const am_header_t *hd, const char **err)
-{
-    if (hd->name_len == 0) {
-        *err = "empty header name";
-        return AM_DECLINED;
-    }
-    if (!am_http_is_token(hd->name, hd->name_len)) {
-        *err = "invalid character in a header name";
-        return AM_DECLINED;
-    }
-    /* RFC 9110 §5.5: CR, LF and NUL are never allowed in a value. */
-    if (!am_http_is_field_value(hd->value, hd->value_len)) {
-        *err = "invalid character in a header value";
-        return AM_DECLINED;
-    }
-    return AM_OK;
-}
-
-static int
 http1_name_is(const am_header_t *hd, const char *name, size_t len)
 {
     return hd->name_len == len && strncasecmp(hd->name, name, len) == 0;
@@ -85,12 +67,11 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     if (h->c->closed || h->c->closing) {
         return AM_ERROR;
     }
-    if (status < 200 || status > 999) {
-        *err = "status must be an integer from 200 to 999";
+    if (am_request_check_status(status, err) != AM_OK) {
         return AM_DECLINED;
     }
     for (i = 0; i < n; i++) {
-        if (http1_check_field(&headers[i], err) != AM_OK) {
+        if (am_request_check_field(&headers[i], err) != AM_OK) {
             return AM_DECLINED;
         }
     }
@@ -271,7 +252,7 @@ http1_resp_trailers(void *stream, const am_header_t *headers, size_t n,
         return AM_ERROR;
     }
     for (i = 0; i < n; i++) {
-        if (http1_check_field(&headers[i], err) != AM_OK) {
+        if (am_request_check_field(&headers[i], err) != AM_OK) {
             return AM_DECLINED;
         }
     }

@@ -18,6 +18,7 @@
 #include "worker/ctx.h"
 #include "worker/http.h"
 #include "worker/http2_conn.h"
+#include "worker/request.h"
 
 static int h2_resp_start(void *stream, int status, const am_header_t *headers,
                          size_t n, int trailers, const char **err);
@@ -107,10 +108,9 @@ h2_build_nv(am_http2_stream_t *s, const am_header_t *headers, size_t n,
     for (i = 0; i < n; i++) {
         const am_header_t *hd = &headers[i];
 
-        /* RFC 9110 §5.6.2 tchar (uppercase is lowercased below), §5.5. */
-        if (!am_http_is_token(hd->name, hd->name_len) ||
-            !am_http_is_field_value(hd->value, hd->value_len)) {
-            *err = "invalid header name or value";
+        /* Uppercase is lowercased below. */
+        if (am_request_check_field(hd, err) != AM_OK) {
+            *err = "invalid header name or value"; /* HTTP/2's wording */
             return -1;
         }
         /* RFC 9113 §8.2.2. */
@@ -181,8 +181,7 @@ h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     if (s->h2->c->closed) {
         return AM_ERROR;
     }
-    if (status < 200 || status > 999) {
-        *err = "status must be an integer from 200 to 999";
+    if (am_request_check_status(status, err) != AM_OK) {
         return AM_DECLINED;
     }
     nv = am_alloc((n + 4) * sizeof(*nv));

@@ -78,6 +78,34 @@ am_request_done(am_conn_t *c, const am_request_done_t *r)
     am_log_access(line, n);
 }
 
+int
+am_request_check_status(int status, const char **err)
+{
+    if (status < 200 || status > 999) {
+        *err = "status must be an integer from 200 to 999";
+        return AM_DECLINED;
+    }
+    return AM_OK;
+}
+
+int
+am_request_check_field(const am_header_t *hd, const char **err)
+{
+    if (hd->name_len == 0) {
+        *err = "empty header name";
+        return AM_DECLINED;
+    }
+    if (!am_http_is_token(hd->name, hd->name_len)) {
+        *err = "invalid character in a header name";
+        return AM_DECLINED;
+    }
+    if (!am_http_is_field_value(hd->value, hd->value_len)) {
+        *err = "invalid character in a header value";
+        return AM_DECLINED;
+    }
+    return AM_OK;
+}
+
 void
 am_request_apply_forwarded(am_conn_t *c, am_asgi_head_t *head,
                            am_forwarded_out_t *out)

@@ -39,6 +39,15 @@ typedef struct am_request_done_s {
  * the access log line. */
 void am_request_done(am_conn_t *c, const am_request_done_t *r);
 
+/* Response checks every protocol makes on the app's start and trailers
+ * (the protocol adds its own framing rules). AM_OK, or AM_DECLINED with
+ * *err saying why. */
+/* The status of http.response.start: an integer from 200 to 999. */
+int am_request_check_status(int status, const char **err);
+/* A response field: the name a token (RFC 9110 §5.1), the value without
+ * CR, LF or NUL (§5.5). */
+int am_request_check_field(const am_header_t *hd, const char **err);
+
 /* Trusted proxies (forwarded_allow_ips): replace head's client and scheme
  * from Forwarded / X-Forwarded-For / X-Forwarded-Proto when c's direct
  * peer is trusted. out must live until the head is used. */

@@ -3,7 +3,8 @@
  * token: Forwarded, X-Forwarded-For, X-Forwarded-Proto, several lines of
  * one field joined), an untrusted peer ignored, and the request-done record
  * (counters, the worker's max_requests hook, the access log line with the
- * referer and user-agent found by token).
+ * referer and user-agent found by token), and the response checks both
+ * protocols make (status range, field name and value rules).
  */
 
 #include <fcntl.h>
@@ -196,4 +197,30 @@ TEST(done_writes_the_access_line)
     ASSERT_TRUE(strncmp(buf, "127.0.0.1 ", 10) == 0);
     ASSERT_TRUE(strstr(buf, "\"GET /p?q=1 HTTP/1.1\" 200 5 \"http://r/\" "
                             "\"curl/8\"") != NULL);
+}
+
+/* The response checks both protocols make on the app's start. */
+TEST(response_checks)
+{
+    am_header_t ok = H("x-a", "b c"), upper = H("X-A", "1"),
+                empty = { "", 0, "v", 1 }, space = H("x a", "1"),
+                colon = H("x:a", "1"), cr = H("x-a", "1\r\nx: y"),
+                nul = { "x-a", 3, "1\0", 2 };
+    const char *err = NULL;
+
+    ASSERT_EQ(am_request_check_status(200, &err), AM_OK);
+    ASSERT_EQ(am_request_check_status(999, &err), AM_OK);
+    ASSERT_EQ(am_request_check_status(199, &err), AM_DECLINED);
+    ASSERT_STR_EQ(err, "status must be an integer from 200 to 999");
+    ASSERT_EQ(am_request_check_status(1000, &err), AM_DECLINED);
+    ASSERT_EQ(am_request_check_field(&ok, &err), AM_OK);
+    ASSERT_EQ(am_request_check_field(&upper, &err), AM_OK);
+    ASSERT_EQ(am_request_check_field(&empty, &err), AM_DECLINED);
+    ASSERT_STR_EQ(err, "empty header name");
+    ASSERT_EQ(am_request_check_field(&space, &err), AM_DECLINED);
+    ASSERT_STR_EQ(err, "invalid character in a header name");
+    ASSERT_EQ(am_request_check_field(&colon, &err), AM_DECLINED);
+    ASSERT_EQ(am_request_check_field(&cr, &err), AM_DECLINED);
+    ASSERT_STR_EQ(err, "invalid character in a header value");
+    ASSERT_EQ(am_request_check_field(&nul, &err), AM_DECLINED);
 }
