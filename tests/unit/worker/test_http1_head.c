@@ -129,6 +129,9 @@ start(void)
     conn.id = 1;
     conn.listen = &listener;
     strcpy(conn.client_host, "127.0.0.1");
+    /* The previous request's buffers (LeakSanitizer checks at exit). */
+    am_buf_free(&h1.head);
+    free(h1.fields);
     memset(&h1, 0, sizeof(h1));
     h1.c = &conn;
     http_parser_init(&h1.parser, HTTP_REQUEST);

@@ -91,8 +91,14 @@ static am_http2_t h2;
 static void
 setup(void)
 {
+    /* Streams of the previous case (LeakSanitizer checks at exit). */
+    while (h2.streams != NULL) {
+        am_http2_stream_destroy(h2.streams);
+    }
     memset(&seen, 0, sizeof(seen));
-    am_ctx.conf = am_conf_create();
+    if (am_ctx.conf == NULL) {
+        am_ctx.conf = am_conf_create();
+    }
     memset(&listener, 0, sizeof(listener));
     listener.family = AF_INET;
     memset(&conn, 0, sizeof(conn));

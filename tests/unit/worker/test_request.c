@@ -29,7 +29,9 @@ static am_conn_t conn;
 static void
 setup(int trusted)
 {
-    am_ctx.conf = am_conf_create(); /* trusts 127.0.0.1 and ::1 */
+    if (am_ctx.conf == NULL) {
+        am_ctx.conf = am_conf_create(); /* trusts 127.0.0.1 and ::1 */
+    }
     memset(&conn, 0, sizeof(conn));
     conn.id = 7;
     conn.peer_trusted = trusted ? 1 : 0;
