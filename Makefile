@@ -47,7 +47,7 @@ $(BUILD)/worker/pyembed.o: $(BUILD)/worker/runtime_py.h
 h2probe = $(shell printf '\043include <nghttp2/nghttp2.h>\nint main(void){nghttp2_option *o; nghttp2_option_new(&o); %s; return 0;}\n' '$(1)' | $(CC) -x c - -o /dev/null -lnghttp2 >/dev/null 2>&1 && echo $(2))
 H2_DEFS    := $(call h2probe,nghttp2_option_set_stream_reset_rate_limit(o, 1, 1),-DAM_HAVE_NGHTTP2_RESET_RATE_LIMIT) \
               $(call h2probe,nghttp2_option_set_max_continuations(o, 8),-DAM_HAVE_NGHTTP2_MAX_CONTINUATIONS)
-$(BUILD)/worker/http2.o: CFLAGS += $(H2_DEFS)
+$(filter-out $(PY_OBJ),$(WORKER_OBJ)): CFLAGS += $(H2_DEFS)
 
 # worker/runtime.py is compiled into the binary as a C string.
 $(BUILD)/worker/runtime_py.h: worker/runtime.py
@@ -75,12 +75,31 @@ unit_dir = $(firstword $(subst /, ,$(1)))
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/%: tests/unit/%.c $$(UNIT_OBJ_$$(call unit_dir,$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(UNIT_OBJ_$(call unit_dir,$*)) \
-	    $(UNIT_LIBS_$(call unit_dir,$*))
+	$(CC) $(CFLAGS) -o $@ $< $(UNIT_EXTRA) $(UNIT_OBJ_$(call unit_dir,$*)) \
+	    $(UNIT_LIBS_$(call unit_dir,$*)) $(UNIT_LIBS)
 
 # libFuzzer targets for the parsers that see hostile bytes first. Targets
 # that need the config loader link all of common/ (no Python, no OpenSSL).
 COMMON_SRC_FOR_FUZZ := $(wildcard common/*.c)
+
+# Worker tests of the request layer link the HTTP vocabulary, the request
+# layer and the log prefix too (no ASGI bridge: each test fakes what it
+# does not link); the HTTP/1.1 head test drives the real parser callbacks,
+# the HTTP/2 stream test nghttp2.
+WORKER_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http.o request.o ctx.o connlog.o)
+WORKER_UNIT_BIN := $(addprefix $(BUILD)/tests/unit/worker/,test_http \
+                     test_request test_http1_head test_http2_stream)
+$(WORKER_UNIT_BIN): $(WORKER_UNIT_OBJ)
+$(WORKER_UNIT_BIN): UNIT_EXTRA = $(WORKER_UNIT_OBJ)
+H1_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http1_request.o h2c.o)
+$(BUILD)/tests/unit/worker/test_http1_head: $(H1_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http1_head: UNIT_EXTRA = $(H1_UNIT_OBJ) \
+                                                         $(WORKER_UNIT_OBJ)
+H2_UNIT_OBJ := $(BUILD)/worker/http2_stream.o
+$(BUILD)/tests/unit/worker/test_http2_stream: $(H2_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http2_stream: UNIT_EXTRA = $(H2_UNIT_OBJ) \
+                                                           $(WORKER_UNIT_OBJ)
+$(BUILD)/tests/unit/worker/test_http2_stream: UNIT_LIBS = -lnghttp2
 
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
@@ -94,7 +113,11 @@ $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c \
 # The worker's protocol code behind a real connection, with a fake ASGI
 # bridge (no Python): HTTP/1.1, and HTTP/2 by preface or h2c Upgrade.
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
-                 worker/conn.c worker/event.c $(COMMON_SRC_FOR_FUZZ)
+                 worker/accept.c worker/conn.c worker/connlog.c worker/ctx.c \
+                 worker/http.c worker/request.c worker/http1_request.c \
+                 worker/http1_response.c worker/h2c.c worker/metrics.c \
+                 worker/http2_stream.c worker/http2_response.c \
+                 worker/event.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
