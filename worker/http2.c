@@ -56,7 +56,7 @@ struct h2_stream_s {
     int body_done;
 
     /* response */
-    am_buf_t out;        /* body bytes not yet taken by nghttp2 */
+    am_bufq_t out;       /* body bytes not yet taken by nghttp2 */
     am_buf_t nvbuf;      /* names/values of the response and trailers */
     nghttp2_nv *head_nv; /* the response head until it is submitted */
     size_t nhead;
@@ -220,7 +220,7 @@ h2_stream_destroy(h2_stream_t *s)
         s->next->prev = s->prev;
     }
     am_buf_free(&s->head);
-    am_buf_free(&s->out);
+    am_bufq_free(&s->out);
     am_buf_free(&s->nvbuf);
     free(s->fields);
     free(s->head_nv);
@@ -663,25 +663,22 @@ h2_data_read(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
              void *user_data)
 {
     h2_stream_t *s = source->ptr;
-    size_t n = am_min(length, am_buf_size(&s->out));
+    size_t n = am_bufq_read(&s->out, buf, length);
 
     if (n > 0) {
-        memcpy(buf, s->out.data + s->out.pos, n);
-        am_buf_consume(&s->out, n);
-        if (am_buf_size(&s->out) == 0) {
-            am_buf_shrink(&s->out);
+        if (am_bufq_size(&s->out) == 0) {
             am_timer_del(&s->write_timer);
         } else {
             am_timer_add(&s->write_timer, conf->timeout_write); /* progress */
         }
     }
-    if (s->waiting && am_buf_size(&s->out) < conf->limit_write_buffer) {
+    if (s->waiting && am_bufq_size(&s->out) < conf->limit_write_buffer) {
         s->waiting = 0;
         if (s->req) {
             am_asgi_request_writable(s->req);
         }
     }
-    if (am_buf_size(&s->out) == 0 && s->eof) {
+    if (am_bufq_size(&s->out) == 0 && s->eof) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         if (s->has_trailers && s->ntrailers > 0) {
             *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -999,10 +996,10 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         }
     }
     if (!no_body && len > 0) {
-        if (am_buf_size(&s->out) == 0) {
+        if (am_bufq_size(&s->out) == 0) {
             am_timer_add(&s->write_timer, conf->timeout_write);
         }
-        am_buf_append(&s->out, data, len);
+        am_bufq_append(&s->out, data, len);
     }
     s->resp_sent += len;
     if (!more) {
@@ -1016,7 +1013,7 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         nghttp2_session_resume_data(h2->session, s->id);
     }
     h2_schedule(h2);
-    if (more && am_buf_size(&s->out) > conf->limit_write_buffer) {
+    if (more && am_bufq_size(&s->out) > conf->limit_write_buffer) {
         s->waiting = 1;
         return AM_AGAIN;
     }
