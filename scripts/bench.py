@@ -452,16 +452,19 @@ def main():
         if sname == "h2o-static" and not shutil.which("h2o"):
             log("h2o is missing: scripts/install-deps.sh --bench")
             continue
-        for app in ("hello", "stream", "upload", "idle"):
+        # A fresh server for each idle kind: memory freed by an earlier
+        # run would otherwise be reused and hide the growth.
+        for app in ("hello", "stream", "upload", "idle-h1", "idle-h1tls",
+                    "idle-h2c", "idle-h2tls"):
             todo = [s for s in scenarios(body, lua)
                     if s[1] == app and s[2] in protos and wanted(s[0])]
             if sname == "h2o-static" and app == "upload":
                 todo = []
             idle = []
-            if app == "idle":
-                idle = [k for k in ("h1", "h1tls", "h2c", "h2tls")
-                        if k in protos and sname != "h2o-static"
-                        and wanted("idle-" + k)]
+            k = app[5:]
+            if app.startswith("idle-") and k in protos and \
+                    sname != "h2o-static" and wanted(app):
+                idle = [k]
             if not todo and not idle:
                 continue
             port += 2
