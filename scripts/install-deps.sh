@@ -21,10 +21,10 @@ TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-hpack
     binutils clang-tidy clang-format python3-websockets
     nghttp2-client haproxy caddy nginx-light)
 BENCH_PKGS=(wrk python3-uvicorn python3-httptools python3-hypercorn
-    nghttp2-client openssl)
+    nghttp2-client openssl h2o)
 # The proxies the tests start themselves; their packages must not start a
 # system service on install (a policy-rc.d forbids it meanwhile).
-SERVICE_PKGS=" haproxy caddy nginx-light "
+SERVICE_PKGS=" haproxy caddy nginx-light h2o "
 
 
 usage() {

@@ -57,7 +57,7 @@ struct am_http2_stream_s {
         state; /* the response, am_http2_stream_set_state() */
 
     /* response */
-    am_buf_t out;        /* body bytes not yet taken by nghttp2 */
+    am_bufq_t out;       /* body bytes not yet taken by nghttp2 */
     am_buf_t nvbuf;      /* names/values of the response and trailers */
     nghttp2_nv *head_nv; /* the response head until it is submitted */
     size_t nhead;

@@ -107,7 +107,7 @@ am_http2_stream_destroy(am_http2_stream_t *s)
         s->next->prev = s->prev;
     }
     am_buf_free(&s->head);
-    am_buf_free(&s->out);
+    am_bufq_free(&s->out);
     am_buf_free(&s->nvbuf);
     free(s->fields);
     free(s->head_nv);
