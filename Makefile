@@ -77,13 +77,14 @@ FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/conn.c worker/event.c common/buf.c common/core.c \
                  common/log.c common/access.c common/forwarded.c \
                  common/proxy.c common/stats.c common/conf.c \
-                 common/conf_schema.c
+                 common/conf_schema.c common/cpus.c
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
 	    -lhttp_parser -lnghttp2 -lyaml
 # The config loader on hostile YAML.
 FUZZ_CONF_SRC := tests/fuzz/fuzz_conf.c common/conf.c common/conf_schema.c \
+                 common/cpus.c \
                  common/core.c common/log.c common/access.c \
                  common/forwarded.c common/buf.c
 $(BUILD)/fuzz/fuzz_conf: $(FUZZ_CONF_SRC)

@@ -35,6 +35,7 @@
 #include "common/conf.h"
 #include "common/conf_schema.h"
 #include "common/core.h"
+#include "common/cpus.h"
 #include "common/log.h"
 
 #define CONF_FILE_MAX       (16 * 1024 * 1024)
@@ -816,6 +817,8 @@ conf_tls_free(am_tls_conf_t *t)
     }
     free(t->certificate);
     free(t->key);
+    free(t->key_password);
+    free(t->key_password_file);
     free(t->client_ca);
     free(t->ciphers);
     free(t->ciphersuites);
@@ -2107,7 +2110,8 @@ am_conf_finish(am_conf_t *conf, char *err, size_t size)
         }
         if (conf_absolute(&t->certificate, err, size) != AM_OK ||
             conf_absolute(&t->key, err, size) != AM_OK ||
-            conf_absolute(&t->client_ca, err, size) != AM_OK) {
+            conf_absolute(&t->client_ca, err, size) != AM_OK ||
+            conf_absolute(&t->key_password_file, err, size) != AM_OK) {
             return AM_ERROR;
         }
         tls = 1;
@@ -2116,7 +2120,7 @@ am_conf_finish(am_conf_t *conf, char *err, size_t size)
         return AM_ERROR;
     }
     if (conf->workers <= 0) {
-        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        ncpu = am_cpus_usable();
         conf->workers = (int)am_max(1, am_min(ncpu, CONF_WORKERS_MAX));
     }
     if (conf->virtualenv == NULL) {

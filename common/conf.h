@@ -33,14 +33,16 @@ enum {
  * am_conf_finish() makes them absolute, so a worker that changed to chdir
  * still finds them. */
 typedef struct am_tls_conf_s {
-    char *certificate;  /* PEM chain, leaf first (required) */
-    char *key;          /* PEM private key (required) */
-    char *client_ca;    /* PEM CA bundle for client certificates */
-    int client_auth;    /* AM_TLS_CLIENT_AUTH_*, default none */
-    int min_version;    /* 0x0303 (TLS 1.2, default) or 0x0304 */
-    char *ciphers;      /* TLS <= 1.2 cipher list, NULL: OpenSSL's */
-    char *ciphersuites; /* TLS 1.3 suites, NULL: OpenSSL's */
-    int line, column;   /* of the "tls" key, for errors */
+    char *certificate;       /* PEM chain, leaf first (required) */
+    char *key;               /* PEM private key (required) */
+    char *key_password;      /* of an encrypted key; never asked on a tty */
+    char *key_password_file; /* its first line is the password */
+    char *client_ca;         /* PEM CA bundle for client certificates */
+    int client_auth;         /* AM_TLS_CLIENT_AUTH_*, default none */
+    int min_version;         /* 0x0303 (TLS 1.2, default) or 0x0304 */
+    char *ciphers;           /* TLS <= 1.2 cipher list, NULL: OpenSSL's */
+    char *ciphersuites;      /* TLS 1.3 suites, NULL: OpenSSL's */
+    int line, column;        /* of the "tls" key, for errors */
 } am_tls_conf_t;
 
 /* A trusted proxy network for forwarded_allow_ips. */
