@@ -28,7 +28,7 @@ COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all run test unit-test asan asan-test install clean deps bench fuzz \
+.PHONY: all run test unit-test asan asan-test install uninstall clean deps bench fuzz \
         format format-check lint check-deps
 
 all: $(BIN)
@@ -137,12 +137,32 @@ bench: DEPS_FLAGS = --bench
 bench: deps all
 	scripts/bench.sh
 
+# The Python package goes where the embedded interpreter looks for
+# PREFIX's packages (Debian: PREFIX/lib/python3.X/dist-packages).
+PYSITEDIR   ?= $(shell $(PYTHON) -c 'import sysconfig; s = sysconfig.get_path("purelib", vars={"base": "@P@", "platbase": "@P@"}); print(s.replace("@P@/local/", "@P@/", 1))' 2>/dev/null | sed 's|@P@|$(PREFIX)|')
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+PY_PKG      := python/asgimaster/__init__.py python/asgimaster/__main__.py
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PYSITEDIR)/asgimaster \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/asgimaster
 	install -m 0644 man/asgimaster.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/asgimaster.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(PY_PKG) $(DESTDIR)$(PYSITEDIR)/asgimaster/
+	printf '# written by make install\nBIN = "%s"\n' \
+	    '$(PREFIX)/bin/asgimaster' > $(DESTDIR)$(PYSITEDIR)/asgimaster/_installed.py
+	sed 's|/usr/local/bin/asgimaster|$(PREFIX)/bin/asgimaster|' \
+	    conf/asgimaster.service > $(DESTDIR)$(UNITDIR)/asgimaster.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/asgimaster.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/asgimaster \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/asgimaster.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5/asgimaster.yaml.5 \
+	    $(DESTDIR)$(UNITDIR)/asgimaster.service
+	rm -rf $(DESTDIR)$(PYSITEDIR)/asgimaster
 
 format:
 	clang-format -i $(MASTER_SRC) $(WORKER_SRC) $(wildcard */*.h) $(UNIT_SRC)
