@@ -1987,6 +1987,9 @@ am_conf_destroy(am_conf_t *conf)
     free(conf->virtualenv);
     conf_clear_env(conf);
     free(conf->root_path);
+    free(conf->reload_dirs);
+    free(conf->reload_includes);
+    free(conf->reload_excludes);
     am_conf_clear_listen(conf);
     free(conf->error_log);
     free(conf->access_log);

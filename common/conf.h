@@ -87,6 +87,13 @@ typedef struct am_conf_s {
     char *root_path;   /* ASGI root_path, "" by default */
     int server_header; /* send "Server: asgimaster", default 1 */
 
+    /* --reload (development): master/watch.c */
+    int reload;             /* watch the sources, reload on a change */
+    char *reload_dirs;      /* comma-separated; NULL: chdir or the cwd */
+    char *reload_includes;  /* comma-separated globs; NULL: "*.py" */
+    char *reload_excludes;  /* comma-separated globs */
+    am_msec_t reload_delay; /* quiet time before reloading, 250ms */
+
     am_listen_t *listen; /* default: one listener on 127.0.0.1:8000 */
     size_t nlisten;
 

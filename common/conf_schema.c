@@ -40,6 +40,16 @@ const am_conf_key_t am_conf_keys[] = {
     { "root_path", S, AM_CONF_STRING, CONF(root_path), 0, 0, "", 1 },
     { "server_header", S, AM_CONF_BOOL, CONF(server_header), 0, 1, "true", 1 },
 
+    /* --reload, for development (master/watch.c) */
+    { "reload", S, AM_CONF_BOOL, CONF(reload), 0, 1, "false", 0 },
+    { "reload_dirs", S, AM_CONF_STRING, CONF(reload_dirs), 0, 0, NULL, 0 },
+    { "reload_includes", S, AM_CONF_STRING, CONF(reload_includes), 0, 0, NULL,
+      0 },
+    { "reload_excludes", S, AM_CONF_STRING, CONF(reload_excludes), 0, 0, NULL,
+      0 },
+    { "reload_delay", S, AM_CONF_MSEC, CONF(reload_delay), 0, 60 * SEC, "250ms",
+      0 },
+
     /* listeners; the default (127.0.0.1:8000) comes from am_conf_finish() */
     { "listen", S | L | M, AM_CONF_LISTEN, CONF(listen), 0, 0, NULL, 1 },
     { "listen.address", S, AM_CONF_ADDRESS, LISTEN(address), 0, 0, NULL, 0 },

@@ -38,6 +38,7 @@ typedef enum {
     CLI_VERSION,
     CLI_KEY,        /* am_conf_set(key, value) */
     CLI_BOOL,       /* on/off: --name, --no-name: am_conf_set(key, bool) */
+    CLI_LIST,       /* repeatable: the values joined by "," into key */
     CLI_NOTHING,    /* accepted, no effect (a default we already have) */
     CLI_CHOICE,     /* accepted when the value is in key ("a|b"), else
                        refused with help */
@@ -91,8 +92,10 @@ typedef struct cli_listen_s {
     const char *host, *port, *uds, *fd, *backlog;
     const char *cert, *key, *password, *ca, *reqs;
     const char *cert_src, *key_src;
-    int http2;     /* -1: not given */
-    int addresses; /* any of bind/host/port/uds/fd given */
+    int http2;                     /* -1: not given */
+    int addresses;                 /* any of bind/host/port/uds/fd given */
+    const am_cli_flag_t *lists[8]; /* CLI_LIST flags seen */
+    size_t nlists;
 } cli_listen_t;
 
 static const am_cli_flag_t *cli_find_long(const char *name);
@@ -179,13 +182,13 @@ static const am_cli_flag_t cli_flags[] = {
         "import the app from DIR (first on sys.path)"),
     ACT("env-file", 0, CLI_ARG_REQUIRED, CLI_ENV_FILE, "FILE",
         "add the NAME=value lines of FILE to the workers' environment"),
-    ACT("factory", 0, CLI_ARG_NONE, CLI_BOOL, NULL,
-        "MODULE:ATTR is a factory that returns the app"),
+    { "factory", 0, CLI_ARG_NONE, CLI_BOOL, "factory", NULL,
+      "MODULE:ATTR is a factory that returns the app", CLI_OURS },
     KEY("lifespan", 0, "lifespan", "MODE", "auto, on or off"),
     KEY("root-path", 0, "root_path", "PATH", "the ASGI root_path"),
     KEY("virtualenv", 0, "virtualenv", "DIR", "the virtualenv to import from"),
-    ACT("server-header", 0, CLI_ARG_NONE, CLI_BOOL, NULL,
-        "send \"Server: asgimaster\" (--no-server-header: do not)"),
+    { "server-header", 0, CLI_ARG_NONE, CLI_BOOL, "server_header", NULL,
+      "send \"Server: asgimaster\" (--no-server-header: do not)", CLI_OURS },
 
     /* limits and timeouts */
     KEY("timeout-keep-alive", 0, "timeouts.keepalive", "SECS",
@@ -200,6 +203,20 @@ static const am_cli_flag_t cli_flags[] = {
         "recycle a worker after N requests"),
     KEY("max-requests-jitter", 0, "max_requests_jitter", "N",
         "add up to N to each worker's limit-max-requests"),
+
+    /* development */
+    { "reload", 0, CLI_ARG_NONE, CLI_BOOL, "reload", NULL,
+      "reload when a source file changes (development)", CLI_OURS },
+    { "reload-dir", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_dirs", "DIR",
+      "watch DIR (repeatable; default: chdir or the current directory)",
+      CLI_OURS },
+    { "reload-include", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_includes",
+      "GLOB", "reload on files matching GLOB (repeatable; default *.py)",
+      CLI_OURS },
+    { "reload-exclude", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_excludes",
+      "GLOB", "ignore files matching GLOB (repeatable)", CLI_OURS },
+    KEY("reload-delay", 0, "reload_delay", "SECS",
+        "reload once the files were quiet for SECS (default 0.25s: 250ms)"),
 
     /* logs */
     ACT("log-level", 0, CLI_ARG_REQUIRED, CLI_LOG_LEVEL, "LEVEL",
@@ -768,6 +785,20 @@ cli_env_file(am_conf_t *conf, const am_cli_arg_t *a, char *err, size_t size)
     return AM_OK;
 }
 
+/* The char * of a CLI_LIST key. */
+static char **
+cli_list_field(am_conf_t *conf, const char *key)
+{
+    if (strcmp(key, "reload_dirs") == 0) {
+        return &conf->reload_dirs;
+    }
+    if (strcmp(key, "reload_includes") == 0) {
+        return &conf->reload_includes;
+    }
+    AM_ASSERT(strcmp(key, "reload_excludes") == 0);
+    return &conf->reload_excludes;
+}
+
 static int
 cli_apply_one(am_conf_t *conf, const am_cli_arg_t *a, cli_listen_t *ls,
               char *err, size_t size)
@@ -782,11 +813,29 @@ cli_apply_one(am_conf_t *conf, const am_cli_arg_t *a, cli_listen_t *ls,
         return cli_set(conf, a, f->key, v, err, size);
 
     case CLI_BOOL:
-        if (strcmp(f->name, "factory") == 0) {
-            return cli_set(conf, a, "factory", v, err, size);
+        return cli_set(conf, a, f->key, v, err, size);
+
+    case CLI_LIST: {
+        char **cur = cli_list_field(conf, f->key), *joined;
+        int rc;
+        size_t j;
+
+        /* The first value of a source replaces the file's, the next
+         * ones add to it. */
+        for (j = 0; j < ls->nlists && ls->lists[j] != f; j++) {
         }
-        AM_ASSERT(strcmp(f->name, "server-header") == 0);
-        return cli_set(conf, a, "server_header", v, err, size);
+        if (j == ls->nlists || *cur == NULL) {
+            if (j == ls->nlists && ls->nlists < am_nitems(ls->lists)) {
+                ls->lists[ls->nlists++] = f;
+            }
+            return cli_set(conf, a, f->key, v, err, size);
+        }
+        joined = am_alloc(strlen(*cur) + strlen(v) + 2);
+        sprintf(joined, "%s,%s", *cur, v);
+        rc = cli_set(conf, a, f->key, joined, err, size);
+        free(joined);
+        return rc;
+    }
 
     case CLI_NOTHING:
         return AM_OK;

@@ -40,8 +40,10 @@
 
 #define MASTER_EVENTS 64
 
-/* epoll key of the signalfd; processes count from 1. */
+/* epoll keys of the signalfd and of --reload's inotify fd; processes
+ * count from 1. */
 #define MASTER_SIGNAL_KEY 0
+#define MASTER_WATCH_KEY  (-1)
 
 static int master_init(am_master_t *m, am_conf_t *conf);
 static void master_on_signals(am_master_t *m);
@@ -62,7 +64,7 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
     am_master_t *m = &master;
     struct epoll_event events[MASTER_EVENTS];
     char names[1024];
-    int n, timeout;
+    int n, timeout, wt;
 
     if (master_init(m, conf) != AM_OK) {
         am_listen_close_all(conf);
@@ -81,9 +83,16 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
     for (int slot = 1; slot <= m->generation->nslots; slot++) {
         am_process_spawn(m, m->generation, slot);
     }
+    if (am_watch_start(m, MASTER_WATCH_KEY) != AM_OK) {
+        master_stop(m, SIGTERM);
+    }
 
     for (;;) {
         timeout = am_process_timers(m);
+        wt = am_watch_timer(m);
+        if (wt != -1 && (timeout == -1 || wt < timeout)) {
+            timeout = wt;
+        }
         if (m->state != AM_MASTER_RUNNING && m->nprocesses == 0) {
             break;
         }
@@ -101,6 +110,10 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
         for (int i = 0; i < n; i++) {
             if (events[i].data.u64 == MASTER_SIGNAL_KEY) {
                 master_on_signals(m);
+                continue;
+            }
+            if (events[i].data.u64 == (uint64_t)MASTER_WATCH_KEY) {
+                am_watch_on_readable(m);
                 continue;
             }
             /* Looked up by id: an earlier event of this batch may have
@@ -156,6 +169,7 @@ master_init(am_master_t *m, am_conf_t *conf)
     m->pid = getpid();
     m->epfd = -1;
     m->sigfd = -1;
+    m->watch_fd = -1;
     m->state = AM_MASTER_RUNNING;
     m->exit_code = AM_EXIT_OK;
     m->watchdog_at = am_now_msec() + AM_MASTER_WATCHDOG_TICK;
@@ -445,13 +459,7 @@ master_on_signal(am_master_t *m, int sig)
             am_log(AM_LOG_NOTICE, 0, "SIGHUP ignored while stopping");
             break;
         }
-        if (m->booting != NULL) {
-            am_log(AM_LOG_NOTICE, 0,
-                   "reload in progress, reloading again once it is done");
-            m->reload_pending = 1;
-            break;
-        }
-        am_reload_start(m);
+        am_master_reload(m);
         break;
 
     case SIGUSR2:
@@ -465,6 +473,18 @@ master_on_signal(am_master_t *m, int sig)
     default:
         break;
     }
+}
+
+void
+am_master_reload(am_master_t *m)
+{
+    if (m->booting != NULL) {
+        am_log(AM_LOG_NOTICE, 0,
+               "reload in progress, reloading again once it is done");
+        m->reload_pending = 1;
+        return;
+    }
+    am_reload_start(m);
 }
 
 /* SIGTERM: graceful, SIGQUIT: immediate. No respawn after this. */

@@ -149,6 +149,7 @@ typedef struct am_master_s {
     char *user;
 
     am_msec_t watchdog_at; /* next heartbeat check */
+    int watch_fd;          /* --reload's inotify fd, -1 for none */
 
     am_process_t *processes; /* every child not reaped yet */
     int nprocesses;
@@ -180,6 +181,18 @@ void am_master_generation_stop(am_master_t *m, am_generation_t *g, int sig,
 /* The serving generation has all its workers ready for the first time:
  * tell systemd, retire the old master of a binary upgrade. */
 void am_master_on_all_ready(am_master_t *m);
+
+/* SIGHUP's reload, for a signal or a source change (master/watch.c): a
+ * reload already booting makes this one wait for it. */
+void am_master_reload(am_master_t *m);
+
+/* master/watch.c: --reload. am_watch_start() adds the inotify fd to epoll
+ * under key when conf->reload is set; am_watch_on_readable() reads its
+ * events; am_watch_timer() runs the reload once the files were quiet for
+ * reload_delay and returns the ms until it is due, or -1. */
+int am_watch_start(am_master_t *m, int key);
+void am_watch_on_readable(am_master_t *m);
+int am_watch_timer(am_master_t *m);
 
 /* master/reload.c */
 

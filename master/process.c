@@ -175,6 +175,9 @@ process_child(am_master_t *m, am_generation_t *g, int slot, int ipc_fd,
      * master closes would live on in this worker with nobody accepting. */
     close(m->epfd);
     close(m->sigfd);
+    if (m->watch_fd != -1) {
+        close(m->watch_fd);
+    }
     for (am_process_t *p = m->processes; p != NULL; p = p->next) {
         if (p->ipc_fd != -1) {
             close(p->ipc_fd);
