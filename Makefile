@@ -12,6 +12,16 @@ BIN         ?= asgimaster
 
 PY_CFLAGS   := $(shell $(PYCONFIG) --includes 2>/dev/null)
 PY_LDFLAGS  := $(shell $(PYCONFIG) --embed --ldflags 2>/dev/null)
+# The interpreter embedded: its version and where its libpython is (a
+# pyenv or /opt build is found at run time through the rpath).
+PY_VERSION  := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
+PY_LIBDIR   := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")' 2>/dev/null)
+PY_SHARED   := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("Py_ENABLE_SHARED") or 0)' 2>/dev/null)
+comma       := ,
+PY_RPATH    := $(if $(filter /usr/lib%,$(PY_LIBDIR)),,$(if $(PY_LIBDIR),-Wl$(comma)-rpath$(comma)$(PY_LIBDIR)))
+# Changing PYTHON rebuilds what depends on it: the stamp holds the path and
+# the version, and is rewritten only when they change.
+PY_STAMP    := $(BUILD)/python.stamp
 
 OPT         ?= -O2 -g
 CFLAGS_BASE := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -33,11 +43,26 @@ UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
 all: $(BIN)
 
-$(BIN): $(MASTER_OBJ) $(WORKER_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+$(BIN): $(MASTER_OBJ) $(WORKER_OBJ) $(PY_STAMP)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDFLAGS) $(PY_RPATH) $(LDLIBS)
+
+$(PY_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@if [ -z "$(PY_VERSION)" ]; then \
+	    echo "asgimaster: PYTHON=$(PYTHON) does not run" >&2; exit 1; fi
+	@if [ "$(PY_SHARED)" != 1 ] || [ -z "$(PY_LDFLAGS)" ]; then \
+	    echo "asgimaster: PYTHON=$(PYTHON) ($(PY_VERSION)) has no shared libpython or no '$(PYCONFIG) --embed': build one with --enable-shared" >&2; exit 1; fi
+	@echo '$(PYTHON) $(PY_VERSION)' | cmp -s - $@ || \
+	    echo '$(PYTHON) $(PY_VERSION)' > $@
+
+.PHONY: FORCE
+FORCE:
 
 PY_OBJ      := $(filter $(BUILD)/worker/asgi% $(BUILD)/worker/pyembed.o,$(WORKER_OBJ))
 $(PY_OBJ): CFLAGS += $(PY_CFLAGS)
+$(PY_OBJ) $(BUILD)/master/venv_check.o: $(PY_STAMP)
+$(BUILD)/master/venv_check.o: CFLAGS += -DAM_PYTHON_EXE='"$(PYTHON)"' \
+    -DAM_PYTHON_VERSION='"$(PY_VERSION)"'
 $(BUILD)/worker/pyembed.o: CFLAGS += -I$(BUILD) -DAM_PYTHON_EXE='"$(PYTHON)"'
 $(BUILD)/worker/pyembed.o: $(BUILD)/worker/runtime_py.h
 

@@ -26,6 +26,7 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "master/cli.h"
+#include "master/venv_check.h"
 
 #define CLI_ERR_SIZE 1024
 #define CLI_ENV_MAX  64 /* "ASGIMASTER_" and the longest flag name */
@@ -602,7 +603,7 @@ got:
             cli->signal = value;
             break;
         case CLI_VERSION:
-            printf("asgimaster " AM_VERSION "\n");
+            printf("asgimaster " AM_VERSION ", %s\n", am_venv_python());
             exit(AM_EXIT_OK);
         case CLI_HELP:
             cli_help();

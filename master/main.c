@@ -22,6 +22,7 @@
 #include "master/listen.h"
 #include "master/master.h"
 #include "master/tls_check.h"
+#include "master/venv_check.h"
 
 #define MAIN_ERR_SIZE 1024
 
@@ -100,7 +101,8 @@ main_load(char *err, size_t size)
     }
     if (am_cli_apply(conf, o, err, size) != AM_OK ||
         am_conf_finish(conf, err, size) != AM_OK ||
-        am_tls_check(conf, err, size) != AM_OK) {
+        am_tls_check(conf, err, size) != AM_OK ||
+        am_venv_check(conf, err, size) != AM_OK) {
         goto failed;
     }
     return conf;
