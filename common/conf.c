@@ -1994,6 +1994,7 @@ am_conf_destroy(am_conf_t *conf)
     free(conf->error_log);
     free(conf->access_log);
     free(conf->access_format);
+    free(conf->log_config);
     conf_clear_cidrs(conf);
     free(conf->pidfile);
     free(conf->user);
@@ -2118,6 +2119,15 @@ am_conf_finish(am_conf_t *conf, char *err, size_t size)
             return AM_ERROR;
         }
         tls = 1;
+    }
+    /* access_log: auto is on, to stderr, when stderr is a terminal (a
+     * person is watching, as under Uvicorn), off otherwise. */
+    if (conf->access_log != NULL && strcmp(conf->access_log, "auto") == 0) {
+        free(conf->access_log);
+        conf->access_log = isatty(STDERR_FILENO) ? am_strdup("stderr") : NULL;
+    }
+    if (conf_absolute(&conf->log_config, err, size) != AM_OK) {
+        return AM_ERROR;
     }
     if (tls && conf_make_ticket_keys(conf, err, size) != AM_OK) {
         return AM_ERROR;

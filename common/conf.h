@@ -102,6 +102,8 @@ typedef struct am_conf_s {
     char *error_log;     /* path; NULL is stderr */
     char *access_log;    /* path, "stdout", "stderr"; NULL is off */
     char *access_format; /* "combined" (default) or a format string */
+    char *log_config;    /* the app's logging: a dictConfig YAML/JSON file
+                            or a fileConfig INI file; NULL: ours */
 
     /* limits (bytes or counts) */
     size_t limit_request_line; /* 8KiB: longer -> 414 */

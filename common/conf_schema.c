@@ -85,8 +85,9 @@ const am_conf_key_t am_conf_keys[] = {
     { "log.level", S, AM_CONF_LOG_LEVEL, CONF(log_level), 0, 0, "notice", 1 },
     { "log.error_log", S, AM_CONF_ERROR_LOG, CONF(error_log), 0, 0, "stderr",
       1 },
-    { "log.access_log", S, AM_CONF_ACCESS_LOG, CONF(access_log), 0, 0, "off",
+    { "log.access_log", S, AM_CONF_ACCESS_LOG, CONF(access_log), 0, 0, "auto",
       1 },
+    { "log.config", S, AM_CONF_PATH, CONF(log_config), 0, 0, NULL, 1 },
     { "log.access_format", S, AM_CONF_ACCESS_FMT, CONF(access_format), 0, 0,
       "combined", 1 },
 

@@ -18,7 +18,11 @@
 
 #define AM_STATS_SLOTS 2048 /* live + draining workers, all generations */
 
-enum { AM_STATS_H1 = 0, AM_STATS_H2, AM_STATS_PROTOS };
+enum {
+    AM_STATS_H1 = 0,
+    AM_STATS_H2,
+    AM_STATS_PROTOS
+};
 
 /* Request duration histogram upper bounds, seconds (Prometheus "le"). */
 #define AM_STATS_BUCKETS 12
@@ -33,7 +37,7 @@ typedef struct am_worker_stats_s {
     /* requests[proto][status class 1..5 at index 0..4] */
     volatile uint64_t requests[AM_STATS_PROTOS][5];
     volatile uint64_t duration_count;
-    volatile double duration_sum; /* seconds */
+    volatile double duration_sum;                         /* seconds */
     volatile uint64_t duration_buckets[AM_STATS_BUCKETS]; /* cumulative */
     volatile uint64_t bytes_in;
     volatile uint64_t bytes_out;
@@ -50,6 +54,11 @@ typedef struct am_stats_s {
     volatile uint64_t worker_exits[4]; /* normal, crash, killed, boot failure */
     volatile uint64_t reloads[2];      /* ok, failed */
     volatile uint64_t generation;      /* current */
+    /* Set by the first worker that logs why it could not boot (import
+     * error, lifespan startup): the others of the generation only report
+     * the one-line reason, which the master logs once. Cleared by the
+     * master for each new generation. */
+    volatile uint32_t boot_traceback;
     /* The counters of exited workers (am_stats_retire()), so sums never
      * go backwards when a worker is replaced. Gauges stay 0 here. */
     am_worker_stats_t retired;

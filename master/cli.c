@@ -228,6 +228,8 @@ static const am_cli_flag_t cli_flags[] = {
         "(--no-access-log: off)"),
     KEY("access-format", 0, "log.access_format", "FMT",
         "combined, json, or a format string"),
+    KEY("log-config", 0, "log.config", "FILE",
+        "the app's logging config: dictConfig YAML/JSON or INI"),
 
     /* operations */
     KEY("pid", 0, "pidfile", "PATH", "write the master's pid to PATH"),

@@ -18,6 +18,7 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "common/log.h"
+#include "master/app_check.h"
 #include "master/cli.h"
 #include "master/listen.h"
 #include "master/master.h"
@@ -60,6 +61,10 @@ main(int argc, char **argv)
     }
 
     if (o->test) {
+        /* The app must import too: in a child, as a worker does. */
+        if (am_app_check(conf) != AM_OK) {
+            return AM_EXIT_CONFIG;
+        }
         /* "FILE: ok" for scripts (BRIEF.md), then nginx's wording. */
         if (o->file != NULL) {
             printf("%s: ok\n", o->file);

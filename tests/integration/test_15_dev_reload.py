@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import BIN, free_port, run_bin, wait_until
+from conftest import APPS, BIN, free_port, run_bin, wait_until
 
 APP = '''
 async def app(scope, receive, send):
@@ -175,7 +175,8 @@ def test_reload_includes_excludes_and_dirs(tmp_path):
 
 def test_reload_keys_in_the_file(tmp_path):
     cfg = tmp_path / "s.yaml"
-    cfg.write_text("app: main:app\nreload: true\nreload_dirs: a, b\n"
+    cfg.write_text(f"app: basic:app\nchdir: {APPS}\nreload: true\n"
+                   "reload_dirs: a, b\n"
                    "reload_includes: \"*.py, *.html\"\n"
                    "reload_excludes: \"test_*.py\"\nreload_delay: 500ms\n")
     r = run_bin(["-t", "-c", cfg])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, free_port, run_bin, wait_until
+from conftest import APPS, BIN, ROOT, free_port, run_bin, wait_until
 
 
 def built_python():
@@ -87,7 +87,7 @@ def test_venv_of_the_embedded_python_is_taken(tmp_path):
                        capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         pytest.skip(f"{exe} -m venv failed: {r.stderr.strip()}")
-    r = run_bin(["-t", "--virtualenv", v, "main:app"])
+    r = run_bin(["-t", "--virtualenv", v, "basic:app"], cwd=APPS)
     assert r.returncode == 0, r
 
 
