@@ -31,6 +31,7 @@ extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
 typedef struct am_worker_stats_s {
     volatile int64_t heartbeat_msec; /* CLOCK_MONOTONIC ms, each loop turn */
     volatile int32_t pid;            /* 0: slot free */
+    volatile int32_t slot;           /* the worker's slot, as in the log */
     volatile uint32_t generation;
     volatile int32_t in_use;
     volatile int32_t ready;

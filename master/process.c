@@ -101,6 +101,7 @@ am_process_spawn(am_master_t *m, am_generation_t *g, int slot)
     }
     close(fds[1]);
     m->stats->workers[index].pid = pid;
+    m->stats->workers[index].slot = slot; /* as the log's "#N" */
     m->stats->worker_starts++;
 
     p = am_calloc(1, sizeof(*p));
