@@ -25,15 +25,16 @@ __all__ = ["run", "find_binary", "command_line"]
 
 # Keywords that are on/off flags: True gives --name, False --no-name.
 _BOOL = {"http2", "access_log", "proxy_headers", "server_header",
-         "factory"}
+         "factory", "reload"}
+# Keywords that take a list: one flag per item.
+_LIST = {"bind", "reload_dirs", "reload_includes", "reload_excludes"}
 # Keywords that are not flags of ours, with why (uvicorn.run() takes them).
 _REFUSED = {
-    "reload": "--reload is not available in this build",
-    "log_config": "--log-config is not available in this build",
     "use_colors": "the error log has one format; drop use_colors",
     "headers": "set response headers in the application",
     "date_header": "the Date header is always sent (RFC 9110 section 6.6.1)",
 }
+
 
 def find_binary():
     """The asgimaster binary to exec: a path, or raise FileNotFoundError."""
@@ -87,6 +88,8 @@ def command_line(app, **kwargs):
         if not key.isidentifier() or key.startswith("_"):
             raise TypeError(f"asgimaster.run(): bad keyword {key!r}")
         flag = "--" + key.replace("_", "-")
+        if key in _LIST and key.startswith("reload_"):
+            flag = flag[:-1]  # reload_dirs: each item as --reload-dir
         if value is None:
             continue
         if key in _BOOL:
@@ -94,9 +97,14 @@ def command_line(app, **kwargs):
                 raise TypeError(f"asgimaster.run(): {key} takes True or "
                                 f"False, not {value!r}")
             args.append(flag if value else "--no-" + flag[2:])
-        elif key in ("reload_dirs", "bind") and not isinstance(value, str):
+        elif key in _LIST and not isinstance(value, (str, os.PathLike)):
             for v in value:
                 args += [flag, os.fspath(v)]
+        elif key == "log_config" and not isinstance(value, (str,
+                                                            os.PathLike)):
+            raise TypeError("asgimaster.run(): log_config takes a file "
+                            "(dictConfig YAML or JSON, or INI), not "
+                            f"{type(value).__name__}: each worker reads it")
         elif isinstance(value, bool):
             raise TypeError(f"asgimaster.run(): {key} takes a value, not "
                             f"{value!r}")

@@ -198,3 +198,24 @@ def test_make_install_and_uninstall(tmp_path, appdir):
     left = [p for p in list(root.rglob("*")) + list(prefix.rglob("*"))
             if p.is_file()]
     assert left == [], left
+
+
+def test_keywords_map_onto_flags():
+    code = ("import asgimaster, json; print(json.dumps(asgimaster."
+            "command_line('main:app', reload=True, reload_dirs=['a', 'b'], "
+            "reload_includes='*.py', access_log=False, ssl_cert_reqs=2, "
+            "log_config='l.json', port=9000)))")
+    r = subprocess.run([PY, "-c", code], env=env(), capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    import json
+    assert json.loads(r.stdout) == [
+        "main:app", "--reload", "--reload-dir", "a", "--reload-dir", "b",
+        "--reload-include", "*.py", "--no-access-log", "--ssl-cert-reqs",
+        "2", "--log-config", "l.json", "--port", "9000"]
+    # each of those is a flag the binary takes
+    r = subprocess.run([str(BIN), "--help"], capture_output=True, text=True)
+    for flag in ("--reload", "--reload-dir", "--reload-include",
+                 "--access-log", "--ssl-cert-reqs", "--log-config",
+                 "--port"):
+        assert flag in r.stdout, flag
