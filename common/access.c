@@ -313,22 +313,18 @@ access_put_var(access_out_t *o, access_var_t v, const am_access_entry_t *e)
 
 /* A JSON string (RFC 8259 section 7): '"', '\\' and control bytes
  * escaped; bytes above 0x7e as \u00XX (their Latin-1 reading), so the
- * line is valid JSON and UTF-8 whatever the client sent. NULL is null. */
+ * line is valid JSON and UTF-8 whatever the client sent. NULL is null;
+ * the bare form writes no quotes (and nothing for NULL). */
 static void
-access_put_json(access_out_t *o, const char *s)
+access_put_json_bare(access_out_t *o, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u;
     char esc[6];
 
     if (s == NULL) {
-        access_put(o, "null", 4);
         return;
     }
-    if (o->end - o->p < 2) {
-        return;
-    }
-    *o->p++ = '"';
     for (u = (const unsigned char *)s; *u != '\0'; u++) {
         if (o->end - o->p < 7) {
             break; /* never half an escape; room for the closing quote */
@@ -345,7 +341,23 @@ access_put_json(access_out_t *o, const char *s)
             *o->p++ = (char)*u;
         }
     }
+}
+
+static void
+access_put_json(access_out_t *o, const char *s)
+{
+    if (s == NULL) {
+        ACCESS_LIT(o, "null");
+        return;
+    }
+    if (o->end - o->p < 2) {
+        return;
+    }
     *o->p++ = '"';
+    access_put_json_bare(o, s);
+    if (o->p < o->end) {
+        *o->p++ = '"';
+    }
 }
 
 /* access_format: json, one object per line with every variable. */
@@ -356,6 +368,14 @@ access_put_json_entry(access_out_t *o, const am_access_entry_t *e)
     access_put_json(o, e->remote_addr);
     ACCESS_LIT(o, ",\"time_iso8601\":\"");
     access_put_time(o, e->time, 1);
+    ACCESS_LIT(o, "\",\"time_local\":\"");
+    access_put_time(o, e->time, 0);
+    ACCESS_LIT(o, "\",\"request\":\"");
+    access_put_json_bare(o, e->method);
+    ACCESS_LIT(o, " ");
+    access_put_json_bare(o, e->target);
+    ACCESS_LIT(o, " ");
+    access_put_json_bare(o, e->protocol);
     ACCESS_LIT(o, "\",\"method\":");
     access_put_json(o, e->method);
     ACCESS_LIT(o, ",\"uri\":");

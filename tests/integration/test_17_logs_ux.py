@@ -214,6 +214,8 @@ def test_access_format_json(app_dir):
     assert recs[1]["http_referer"] is None
     assert isinstance(a["request_time"], float) and a["pid"] > 0
     assert re.match(r"\d{4}-\d\d-\d\dT", a["time_iso8601"])
+    assert re.match(r"\d\d/\w{3}/\d{4}:", a["time_local"])
+    assert a["request"] == "GET /j?q=1 HTTP/1.1"
 
 
 LIFESPAN_FAILS = '''
