@@ -1,9 +1,13 @@
 /* master/app_check.c: `asgimaster -t` also imports the app. The import
  * runs in a forked child, as a worker's does: the master never starts the
- * interpreter. The child reports its one-line reason through a pipe. */
+ * interpreter. Like a worker, the child runs as user/group when the master
+ * is root. It reports its one-line reason through a pipe. */
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +19,55 @@
 #include "worker/pyembed.h"
 
 #define APP_CHECK_ERR 1024
+
+/* As a worker does (master/process.c): root drops to user/group before
+ * Python starts, so the check imports with the workers' rights. */
+static int
+app_check_drop(const am_conf_t *conf, char *err, size_t size)
+{
+    struct passwd *pw;
+    struct group *gr;
+    uid_t uid;
+    gid_t gid;
+    char *end;
+
+    if (geteuid() != 0 || (conf->user == NULL && conf->group == NULL)) {
+        return AM_OK;
+    }
+    uid = getuid();
+    gid = getgid();
+    if (conf->user != NULL) {
+        pw = getpwnam(conf->user);
+        if (pw != NULL) {
+            uid = pw->pw_uid;
+            gid = pw->pw_gid;
+        } else {
+            uid = (uid_t)strtol(conf->user, &end, 10);
+            if (*end != '\0' || end == conf->user) {
+                snprintf(err, size, "user \"%s\": no such user", conf->user);
+                return AM_ERROR;
+            }
+        }
+    }
+    if (conf->group != NULL) {
+        gr = getgrnam(conf->group);
+        if (gr != NULL) {
+            gid = gr->gr_gid;
+        } else {
+            gid = (gid_t)strtol(conf->group, &end, 10);
+            if (*end != '\0' || end == conf->group) {
+                snprintf(err, size, "group \"%s\": no such group", conf->group);
+                return AM_ERROR;
+            }
+        }
+    }
+    if (setgroups(1, &gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) {
+        snprintf(err, size, "cannot become user %d, group %d: %s", (int)uid,
+                 (int)gid, strerror(errno));
+        return AM_ERROR;
+    }
+    return AM_OK;
+}
 
 int
 am_app_check(am_conf_t *conf)
@@ -41,7 +94,10 @@ am_app_check(am_conf_t *conf)
     if (pid == 0) {
         close(fds[0]);
         am_log_slot = 1;
-        rc = am_py_check(conf, err, sizeof(err));
+        rc = app_check_drop(conf, err, sizeof(err));
+        if (rc == AM_OK) {
+            rc = am_py_check(conf, err, sizeof(err));
+        }
         if (rc != AM_OK && write(fds[1], err, strlen(err)) == -1) {
             _exit(2);
         }

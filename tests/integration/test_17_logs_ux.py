@@ -295,3 +295,20 @@ def test_privileged_port_names_the_way_out(tmp_path):
     assert r.returncode == 1, r
     assert "ports below 1024 need root" in r.stderr
     assert 'set "user:"' in r.stderr
+
+
+def test_check_imports_as_the_workers_user(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to change user")
+    d = Path(tempfile.mkdtemp(prefix="am-check-"))
+    try:
+        os.chmod(d, 0o700)  # only root may enter
+        shutil.copy2(APPS / "basic.py", d / "basic.py")
+        r = run_bin(["-t", "basic:app"], cwd=d)
+        assert r.returncode == 0, r
+        r = run_bin(["-t", "basic:app", "--user", "nobody", "--group",
+                     "nogroup"], cwd=d)
+        assert r.returncode == 1, r
+        assert 'cannot import the app "basic:app"' in r.stderr
+    finally:
+        shutil.rmtree(d)
