@@ -13,8 +13,8 @@
 #include <time.h>
 
 #include "common/access.h"
-#include "common/conf.h"
 #include "common/core.h"
+#include "common/editdist.h"
 
 #define ACCESS_COMBINED                                                        \
     "$remote_addr - - [$time_local] \"$request\" $status $body_bytes_sent "    \
@@ -145,8 +145,9 @@ am_access_format_check(const char *fmt, char *err, size_t size)
             best = NULL;
             bestd = (size_t)-1;
             for (size_t i = 0; i < am_nitems(access_vars); i++) {
-                d = am_conf_distance(word, access_vars[i]);
-                if (am_conf_is_close(word, access_vars[i], d) && d < bestd) {
+                d = am_editdist_compute(word, access_vars[i]);
+                if (am_editdist_is_close(word, access_vars[i], d) &&
+                    d < bestd) {
                     best = access_vars[i];
                     bestd = d;
                 }

@@ -7,6 +7,12 @@
  * the master applies command-line overrides, am_conf_finish() fills what
  * depends on the rest (worker count, default listener, resolved addresses).
  * Errors are written into err as "file:line:col: what is wrong".
+ *
+ * This header is the loader's public API; common/conf_*.c implement it,
+ * one job per file (docs/ARCHITECTURE.md has the map): conf_load.c walks
+ * the file, conf_set.c sets values and owns am_conf_t's lifetime,
+ * conf_address.c parses listener addresses, conf_value.c the scalars,
+ * conf_finish.c am_conf_finish().
  */
 #ifndef AM_COMMON_CONF_H
 #define AM_COMMON_CONF_H
@@ -15,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "common/cidr.h"
 #include "common/core.h"
 
 enum {
@@ -44,13 +51,6 @@ typedef struct am_tls_conf_s {
     char *ciphersuites;      /* TLS 1.3 suites, NULL: OpenSSL's */
     int line, column;        /* of the "tls" key, for errors */
 } am_tls_conf_t;
-
-/* A trusted proxy network for forwarded_allow_ips. */
-typedef struct am_cidr_s {
-    int family; /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    int prefix; /* bits */
-} am_cidr_t;
 
 typedef struct am_listen_s {
     char *address; /* as written: "127.0.0.1:8000", "[::1]:8000", "unix:/p" */
@@ -205,11 +205,5 @@ int am_conf_set(am_conf_t *conf, const char *key, const char *value, char *err,
 /* "module:attr" with dotted identifiers on both sides? AM_OK, or AM_ERROR
  * with err saying what is wrong. */
 int am_conf_check_app(const char *app, char *err, size_t size);
-
-/* For "did you mean": the optimal string alignment (Damerau-Levenshtein)
- * distance between a and b, ignoring case; and whether a typed word at
- * distance d from a known one is close enough to suggest it. */
-size_t am_conf_distance(const char *a, const char *b);
-int am_conf_is_close(const char *typed, const char *known, size_t d);
 
 #endif

@@ -5,7 +5,7 @@
  * kind it takes, how its value is parsed, where it lands (offsetof into
  * am_conf_t, or into am_listen_t for "listen.*"), its bounds, its default as
  * it would be written in the file, and whether SIGHUP may change it.
- * common/conf.c walks the YAML document against this table; the table is
+ * common/conf_load.c walks the YAML document against this table; the table is
  * the single list of keys (man page checks and "did you mean" read it too).
  */
 #ifndef AM_COMMON_CONF_SCHEMA_H

@@ -1,80 +1,11 @@
-/* common/core.c: allocation wrappers that abort on exhaustion, the assert
- * failure path and the monotonic clock.
+/* common/core.c: the monotonic clock. The allocation wrappers and the
+ * assertion failure declared next to it in common/core.h log before they
+ * abort, so they live in common/alloc.c, over common/log.c.
  */
 
-#include <errno.h>
-#include <signal.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "common/core.h"
-#include "common/log.h"
-
-void
-am_assert_fail(const char *cond, const char *file, int line)
-{
-    am_log(AM_LOG_ALERT, 0, "assertion \"%s\" failed at %s:%d", cond, file,
-           line);
-    abort();
-}
-
-static void
-core_oom(size_t size)
-{
-    /* Nothing sane to do: the master respawns the worker. */
-    am_log(AM_LOG_EMERG, ENOMEM, "out of memory allocating %zu bytes", size);
-    abort();
-}
-
-void *
-am_alloc(size_t size)
-{
-    void *p = malloc(size ? size : 1);
-
-    if (p == NULL) {
-        core_oom(size);
-    }
-    return p;
-}
-
-void *
-am_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-
-    if (p == NULL) {
-        core_oom(n * size);
-    }
-    return p;
-}
-
-void *
-am_realloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-
-    if (q == NULL) {
-        core_oom(size);
-    }
-    return q;
-}
-
-char *
-am_strdup(const char *s)
-{
-    return am_strndup(s, strlen(s));
-}
-
-char *
-am_strndup(const char *s, size_t n)
-{
-    char *p = am_alloc(n + 1);
-
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 am_msec_t
 am_now_msec(void)

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 
 #define AM_OK       0
-#define AM_ERROR    -1
-#define AM_AGAIN    -2
-#define AM_DONE     -3
-#define AM_DECLINED -4
+#define AM_ERROR    (-1)
+#define AM_AGAIN    (-2)
+#define AM_DONE     (-3)
+#define AM_DECLINED (-4)
 
 /* Exit codes the master acts on (asgimaster(8), EXIT STATUS). */
 #define AM_EXIT_OK     0
@@ -35,6 +35,7 @@
         }                                                                      \
     } while (0)
 
+/* common/alloc.c */
 void am_assert_fail(const char *cond, const char *file, int line)
     __attribute__((noreturn));
 

@@ -1,6 +1,6 @@
-/* common/forwarded.c: forwarded_allow_ips networks, and the client address
- * and scheme that trusted proxies report in Forwarded (RFC 7239) or in
- * X-Forwarded-For / X-Forwarded-Proto.
+/* common/forwarded.c: the client address and scheme that trusted proxies
+ * report in Forwarded (RFC 7239) or in X-Forwarded-For / X-Forwarded-Proto
+ * (the networks themselves are common/cidr.c).
  *
  * Header values come from the client side of a proxy, so they are hostile
  * input: every loop is bounded by the value's length, nothing is allocated,
@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -55,134 +56,8 @@ static void forwarded_set_host(const forwarded_hop_t *hop,
 static void forwarded_resolve_legacy(const am_forwarded_in_t *in,
                                      const am_cidr_t *trusted, size_t ntrusted,
                                      int trust_all, am_forwarded_out_t *out);
-static int forwarded_prefix_match(const unsigned char *a,
-                                  const unsigned char *net, int prefix);
 
 static const char *const forwarded_schemes[] = { "http", "https", "ws", "wss" };
-
-int
-am_cidr_parse(const char *s, am_cidr_t *out)
-{
-    static const unsigned char mapped[12] = { 0, 0, 0, 0, 0,    0,
-                                              0, 0, 0, 0, 0xff, 0xff };
-    char text[INET6_ADDRSTRLEN];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    am_cidr_t c;
-    int max, bits;
-
-    memset(&c, 0, sizeof(c));
-    if (n == 0 || n >= sizeof(text)) {
-        return AM_ERROR;
-    }
-    memcpy(text, s, n);
-    text[n] = '\0';
-
-    if (memchr(text, ':', n) != NULL) {
-        c.family = AF_INET6;
-        max = 128;
-    } else {
-        c.family = AF_INET;
-        max = 32;
-    }
-    /* inet_pton(3) takes only the plain forms: no spaces, no zone, IPv4 as
-     * four decimal numbers without leading zeros. */
-    if (inet_pton(c.family, text, c.addr) != 1) {
-        return AM_ERROR;
-    }
-
-    c.prefix = max;
-    if (slash != NULL) {
-        const char *p = slash + 1;
-
-        if (*p == '\0' || (p[0] == '0' && p[1] != '\0')) {
-            return AM_ERROR;
-        }
-        for (bits = 0; *p != '\0'; p++) {
-            if (*p < '0' || *p > '9') {
-                return AM_ERROR;
-            }
-            bits = bits * 10 + (*p - '0');
-            if (bits > max) {
-                return AM_ERROR;
-            }
-        }
-        c.prefix = bits;
-    }
-
-    /* Clear the host bits so matching compares whole bytes safely. */
-    for (int i = 0; i < 16; i++) {
-        int keep = c.prefix - i * 8;
-
-        if (keep <= 0) {
-            c.addr[i] = 0;
-        } else if (keep < 8) {
-            c.addr[i] &= (unsigned char)(0xff << (8 - keep));
-        }
-    }
-
-    /* ::ffff:a.b.c.d/96+ is an IPv4 network: match it as one. */
-    if (c.family == AF_INET6 && c.prefix >= 96 &&
-        memcmp(c.addr, mapped, sizeof(mapped)) == 0) {
-        c.family = AF_INET;
-        memmove(c.addr, c.addr + 12, 4);
-        memset(c.addr + 4, 0, 12);
-        c.prefix -= 96;
-    }
-
-    *out = c;
-    return AM_OK;
-}
-
-int
-am_cidr_match(const am_cidr_t *list, size_t n, const struct sockaddr *sa)
-{
-    const unsigned char *a;
-    int family;
-
-    if (sa == NULL) {
-        return 0;
-    }
-    if (sa->sa_family == AF_INET) {
-        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-        family = AF_INET;
-    } else if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a6 =
-            &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-        a = (const unsigned char *)a6;
-        family = AF_INET6;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            a += 12;
-            family = AF_INET;
-        }
-    } else {
-        return 0;
-    }
-
-    for (size_t i = 0; i < n; i++) {
-        if (list[i].family == family &&
-            forwarded_prefix_match(a, list[i].addr, list[i].prefix)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int
-forwarded_prefix_match(const unsigned char *a, const unsigned char *net,
-                       int prefix)
-{
-    int whole = prefix / 8, rest = prefix % 8;
-
-    if (memcmp(a, net, (size_t)whole) != 0) {
-        return 0;
-    }
-    if (rest == 0) {
-        return 1;
-    }
-    return ((a[whole] ^ net[whole]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
 
 int
 am_forwarded_resolve(const am_forwarded_in_t *in, const am_cidr_t *trusted,
@@ -229,7 +104,8 @@ am_forwarded_resolve(const am_forwarded_in_t *in, const am_cidr_t *trusted,
 
     forwarded_set_host(stop, out);
     if (stop->scheme >= 0) {
-        strcpy(out->scheme, forwarded_schemes[stop->scheme]);
+        snprintf(out->scheme, sizeof(out->scheme), "%s",
+                 forwarded_schemes[stop->scheme]);
         out->has_scheme = 1;
     }
     return AM_OK;
@@ -651,7 +527,8 @@ forwarded_resolve_legacy(const am_forwarded_in_t *in, const am_cidr_t *trusted,
         scheme = forwarded_scheme(in->xfp + left_a, left_b - left_a);
     }
     if (scheme >= 0) {
-        strcpy(out->scheme, forwarded_schemes[scheme]);
+        snprintf(out->scheme, sizeof(out->scheme), "%s",
+                 forwarded_schemes[scheme]);
         out->has_scheme = 1;
     }
 }

@@ -126,7 +126,6 @@ proxy_parse_v1(const char *buf, size_t len, am_proxy_result_t *r,
     }
 
     /* "TCP4 ", "TCP6 " or "UNKNOWN": try each; a common prefix is AGAIN. */
-    family = AF_UNSPEC;
     rc = proxy_v1_literal(buf, len, &i, "TCP4 ");
     if (rc == AM_OK) {
         family = AF_INET;

@@ -15,8 +15,8 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "common/log.h"
+#include "common/worker_entry.h"
 #include "master/app_check.h"
-#include "worker/pyembed.h"
 
 #define APP_CHECK_ERR 1024
 
@@ -96,7 +96,7 @@ am_app_check(am_conf_t *conf)
         am_log_slot = 1;
         rc = app_check_drop(conf, err, sizeof(err));
         if (rc == AM_OK) {
-            rc = am_py_check(conf, err, sizeof(err));
+            rc = am_worker_check(conf, err, sizeof(err));
         }
         if (rc != AM_OK && write(fds[1], err, strlen(err)) == -1) {
             _exit(2);

@@ -25,6 +25,7 @@
 
 #include "common/conf.h"
 #include "common/core.h"
+#include "common/editdist.h"
 #include "master/cli.h"
 #include "master/venv_check.h"
 
@@ -366,8 +367,8 @@ cli_unknown(const char *typed)
     size_t d, bestd = (size_t)-1;
 
     for (size_t i = 0; i < am_nitems(cli_flags); i++) {
-        d = am_conf_distance(name, cli_flags[i].name);
-        if (d < bestd && am_conf_is_close(name, cli_flags[i].name, d)) {
+        d = am_editdist_compute(name, cli_flags[i].name);
+        if (d < bestd && am_editdist_is_close(name, cli_flags[i].name, d)) {
             best = &cli_flags[i];
             bestd = d;
         }

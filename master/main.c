@@ -22,7 +22,9 @@
 #include "master/cli.h"
 #include "master/listen.h"
 #include "master/master.h"
+#include "master/pidfile.h"
 #include "master/tls_check.h"
+#include "master/upgrade.h"
 #include "master/venv_check.h"
 
 #define MAIN_ERR_SIZE 1024

@@ -35,8 +35,16 @@
 #include "common/core.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "master/generation.h"
 #include "master/listen.h"
 #include "master/master.h"
+#include "master/notify.h"
+#include "master/pidfile.h"
+#include "master/process.h"
+#include "master/reload.h"
+#include "master/state.h"
+#include "master/upgrade.h"
+#include "master/watch.h"
 
 #define MASTER_EVENTS 64
 
@@ -50,6 +58,7 @@ static void master_on_signals(am_master_t *m);
 static void master_on_signal(am_master_t *m, int sig);
 static void master_stop(am_master_t *m, int sig);
 static int master_resolve_user(am_master_t *m, am_conf_t *conf);
+static void master_on_all_ready(am_master_t *m);
 
 static const int master_signals[] = {
     SIGCHLD, SIGTERM, SIGINT,  SIGQUIT, SIGHUP,
@@ -143,7 +152,7 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
             }
         }
         g->state = AM_GENERATION_RETIRING;
-        am_master_generation_destroy(m, g);
+        am_generation_destroy(m, g);
     }
     if (m->pidfile != NULL) {
         am_pidfile_remove(m->pidfile);
@@ -165,6 +174,10 @@ master_init(am_master_t *m, am_conf_t *conf)
     struct sigaction sa;
 
     memset(m, 0, sizeof(*m));
+    m->hooks.booting_ready = am_reload_on_ready;
+    m->hooks.booting_failed = am_reload_abandon;
+    m->hooks.all_ready = master_on_all_ready;
+    m->hooks.upgrade_exited = am_upgrade_on_exit;
     m->conf = conf;
     m->pid = getpid();
     m->epfd = -1;
@@ -215,7 +228,7 @@ master_init(am_master_t *m, am_conf_t *conf)
     am_stats_shared = m->stats;
 
     AM_ASSERT(conf->workers > 0);
-    m->generation = am_master_generation_create(m, conf, AM_GENERATION_SERVING);
+    m->generation = am_generation_create(m, conf, AM_GENERATION_SERVING);
     m->stats->generation = m->generation->id;
     if (conf->pidfile != NULL) {
         m->pidfile = am_strdup(conf->pidfile);
@@ -279,96 +292,8 @@ master_resolve_user(am_master_t *m, am_conf_t *conf)
     return AM_OK;
 }
 
-am_generation_t *
-am_master_generation_create(am_master_t *m, am_conf_t *conf, int state)
-{
-    am_generation_t *g = am_calloc(1, sizeof(am_generation_t));
-
-    g->id = ++m->next_generation;
-    if (m->stats != NULL) {
-        m->stats->boot_traceback = 0; /* one traceback per generation */
-    }
-    g->state = state;
-    g->conf = conf;
-    g->nslots = conf->workers;
-    g->slots_size = conf->workers;
-    g->slots = am_calloc((size_t)g->slots_size, sizeof(am_slot_t));
-    for (int i = 0; i < g->nslots; i++) {
-        g->slots[i].respawn_at = -1;
-    }
-    g->next = m->generations;
-    m->generations = g;
-    return g;
-}
-
-/* A listener fd another live generation still uses must stay open, and
- * a UNIX socket file another one listens on must stay. */
-static int
-master_listener_shared(am_master_t *m, am_generation_t *g, am_listen_t *l)
-{
-    for (am_generation_t *o = m->generations; o != NULL; o = o->next) {
-        if (o == g) {
-            continue;
-        }
-        for (size_t i = 0; i < o->conf->nlisten; i++) {
-            if (o->conf->listen[i].fd != -1 && o->conf->listen[i].fd == l->fd) {
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-void
-am_master_generation_destroy(am_master_t *m, am_generation_t *g)
-{
-    AM_ASSERT(g->nprocesses == 0);
-
-    for (am_generation_t **gp = &m->generations; *gp != NULL;
-         gp = &(*gp)->next) {
-        if (*gp == g) {
-            *gp = g->next;
-            break;
-        }
-    }
-    for (size_t i = 0; i < g->conf->nlisten; i++) {
-        am_listen_t *l = &g->conf->listen[i];
-
-        if (l->fd == -1 || !master_listener_shared(m, g, l)) {
-            am_listen_close(l);
-        }
-    }
-    if (m->booting == g) {
-        m->booting = NULL;
-    }
-    if (m->generation == g) {
-        m->generation = NULL;
-    }
-    am_conf_destroy(g->conf);
-    free(g->slots);
-    free(g);
-}
-
-void
-am_master_generation_stop(am_master_t *m, am_generation_t *g, int sig,
-                          am_msec_t timeout)
-{
-    g->state = AM_GENERATION_RETIRING;
-    for (int i = 0; i < g->nslots; i++) {
-        g->slots[i].respawn_at = -1;
-    }
-    for (am_process_t *p = m->processes; p != NULL; p = p->next) {
-        if (p->generation == g) {
-            am_process_stop(m, p, sig, timeout);
-        }
-    }
-    if (g->nprocesses == 0) {
-        am_master_generation_destroy(m, g);
-    }
-}
-
-void
-am_master_on_all_ready(am_master_t *m)
+static void
+master_on_all_ready(am_master_t *m)
 {
     static int first = 1;
 
@@ -462,7 +387,7 @@ master_on_signal(am_master_t *m, int sig)
             am_log(AM_LOG_NOTICE, 0, "SIGHUP ignored while stopping");
             break;
         }
-        am_master_reload(m);
+        am_reload_request(m);
         break;
 
     case SIGUSR2:
@@ -476,18 +401,6 @@ master_on_signal(am_master_t *m, int sig)
     default:
         break;
     }
-}
-
-void
-am_master_reload(am_master_t *m)
-{
-    if (m->booting != NULL) {
-        am_log(AM_LOG_NOTICE, 0,
-               "reload in progress, reloading again once it is done");
-        m->reload_pending = 1;
-        return;
-    }
-    am_reload_start(m);
 }
 
 /* SIGTERM: graceful, SIGQUIT: immediate. No respawn after this. */

@@ -19,7 +19,7 @@
 
 #include "common/core.h"
 #include "common/log.h"
-#include "master/master.h"
+#include "master/notify.h"
 
 void
 am_notify(const char *fmt, ...)

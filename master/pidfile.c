@@ -17,7 +17,7 @@
 
 #include "common/core.h"
 #include "common/log.h"
-#include "master/master.h"
+#include "master/pidfile.h"
 
 pid_t
 am_pidfile_read(const char *path, char *err, size_t size)

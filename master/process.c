@@ -36,8 +36,10 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/stats.h"
-#include "master/master.h"
-#include "worker/worker.h"
+#include "common/worker_entry.h"
+#include "master/generation.h"
+#include "master/process.h"
+#include "master/state.h"
 
 static void process_child(am_master_t *m, am_generation_t *g, int slot,
                           int ipc_fd, int stats_index, size_t max_requests)
@@ -313,13 +315,13 @@ process_on_ready(am_master_t *m, am_process_t *p)
     }
 
     if (g == m->booting) {
-        am_reload_on_ready(m);
+        m->hooks.booting_ready(m);
         return;
     }
     if (!g->all_ready && g == m->generation && g->nready >= g->nslots) {
         g->all_ready = 1;
         am_log(AM_LOG_NOTICE, 0, "all %d workers ready", g->nslots);
-        am_master_on_all_ready(m);
+        m->hooks.all_ready(m);
     }
 }
 
@@ -352,6 +354,7 @@ process_on_recycle(am_master_t *m, am_process_t *p)
         return;
     }
     r = s->process;
+    AM_ASSERT(r != NULL); /* am_process_spawn() filled the slot */
     r->replaces = p->id;
 }
 
@@ -387,7 +390,7 @@ am_process_reap(am_master_t *m)
         }
         if (p == NULL) {
             if (pid == m->upgrade_pid) {
-                am_upgrade_on_exit(m, status);
+                m->hooks.upgrade_exited(m, status);
             }
             continue; /* not a worker of ours */
         }
@@ -403,7 +406,7 @@ am_process_reap(am_master_t *m)
         }
         if (--p->generation->nprocesses == 0 &&
             p->generation->state == AM_GENERATION_RETIRING) {
-            am_master_generation_destroy(m, p->generation);
+            am_generation_destroy(m, p->generation);
         }
         free(p);
     }
@@ -500,7 +503,7 @@ process_boot_failed(am_master_t *m, am_process_t *p, const char *reason)
         /* A reload: the serving generation goes on. */
         snprintf(text, sizeof(text), "worker %d (slot %d) failed to boot: %s",
                  (int)p->pid, p->slot, reason);
-        am_reload_abandon(m, text);
+        m->hooks.booting_failed(m, text);
         return;
     }
 
@@ -822,4 +825,22 @@ process_status(int status, char *buf, size_t size)
         snprintf(buf, size, "exited with status 0x%x", (unsigned)status);
     }
     return buf;
+}
+
+void
+am_process_stop_generation(am_master_t *m, am_generation_t *g, int sig,
+                           am_msec_t timeout)
+{
+    g->state = AM_GENERATION_RETIRING;
+    for (int i = 0; i < g->nslots; i++) {
+        g->slots[i].respawn_at = -1;
+    }
+    for (am_process_t *p = m->processes; p != NULL; p = p->next) {
+        if (p->generation == g) {
+            am_process_stop(m, p, sig, timeout);
+        }
+    }
+    if (g->nprocesses == 0) {
+        am_generation_destroy(m, g);
+    }
 }

@@ -24,13 +24,29 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "common/log.h"
+#include "master/generation.h"
 #include "master/listen.h"
-#include "master/master.h"
+#include "master/notify.h"
+#include "master/process.h"
+#include "master/reload.h"
+#include "master/state.h"
 
 #define RELOAD_ERR_SIZE 1024
 
 static int reload_listeners(am_master_t *m, am_conf_t *conf);
 static void reload_done(am_master_t *m);
+
+void
+am_reload_request(am_master_t *m)
+{
+    if (m->booting != NULL) {
+        am_log(AM_LOG_NOTICE, 0,
+               "reload in progress, reloading again once it is done");
+        m->reload_pending = 1;
+        return;
+    }
+    am_reload_start(m);
+}
 
 void
 am_reload_start(am_master_t *m)
@@ -58,7 +74,7 @@ am_reload_start(am_master_t *m)
         goto failed;
     }
 
-    g = am_master_generation_create(m, conf, AM_GENERATION_BOOTING);
+    g = am_generation_create(m, conf, AM_GENERATION_BOOTING);
     m->booting = g;
     am_log(AM_LOG_NOTICE, 0, "starting generation %u, %d workers", g->id,
            g->nslots);
@@ -145,7 +161,7 @@ am_reload_on_ready(am_master_t *m)
     am_log_level = g->conf->log_level;
     am_log_open(g->conf->error_log, g->conf->access_log);
 
-    am_master_generation_stop(m, old, SIGTERM, old->conf->timeout_graceful);
+    am_process_stop_generation(m, old, SIGTERM, old->conf->timeout_graceful);
     am_log(AM_LOG_NOTICE, 0, "generation %u serving on %s", g->id,
            am_listen_names(g->conf, names, sizeof(names)));
     am_notify("READY=1\nSTATUS=generation %u serving, %d workers", g->id,
@@ -166,7 +182,7 @@ am_reload_abandon(am_master_t *m, const char *reason)
     m->booting = NULL;
     m->stats->reloads[1]++;
     /* Booting workers have no requests: no need to wait for them. */
-    am_master_generation_stop(m, g, SIGKILL, AM_MASTER_QUIT_TIMEOUT);
+    am_process_stop_generation(m, g, SIGKILL, AM_MASTER_QUIT_TIMEOUT);
     am_notify("READY=1\nSTATUS=reload failed, generation %u serving",
               m->generation->id);
     reload_done(m);

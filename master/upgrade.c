@@ -35,7 +35,8 @@
 #include "common/core.h"
 #include "common/log.h"
 #include "master/listen.h"
-#include "master/master.h"
+#include "master/state.h"
+#include "master/upgrade.h"
 
 #define UPGRADE_ENV_INHERIT "ASGIMASTER_INHERIT"
 #define UPGRADE_ENV_PARENT  "ASGIMASTER_PARENT_PID"

@@ -25,7 +25,9 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "common/log.h"
-#include "master/master.h"
+#include "master/reload.h"
+#include "master/state.h"
+#include "master/watch.h"
 
 #define WATCH_MASK                                                             \
     (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |    \
@@ -259,6 +261,6 @@ am_watch_timer(am_master_t *m)
         return -1;
     }
     am_log(AM_LOG_NOTICE, 0, "reload: %s changed, reloading", watch_changed);
-    am_master_reload(m);
+    am_reload_request(m);
     return -1;
 }

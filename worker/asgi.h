@@ -45,7 +45,7 @@ typedef struct am_asgi_head_s {
     int client_port;
     const char *server_host; /* or the unix socket path with port -1 */
     int server_port;
-    int has_body; /* a body follows (Content-Length > 0 or chunked) */
+    int has_body;         /* a body follows (Content-Length > 0 or chunked) */
     int trailers_allowed; /* the client accepts trailers (TE: trailers) */
     struct am_tls_conn_s *tls; /* TLS facts for the scope, or NULL */
 } am_asgi_head_t;
@@ -59,8 +59,8 @@ typedef struct am_asgi_ops_s {
                  size_t nheaders, int trailers, const char **err);
     int (*body)(void *stream, const char *data, size_t len, int more);
     /* more: further trailers follow (more_trailers). */
-    int (*trailers)(void *stream, const am_header_t *headers,
-                    size_t nheaders, int more, const char **err);
+    int (*trailers)(void *stream, const am_header_t *headers, size_t nheaders,
+                    int more, const char **err);
     /* The app consumed n body bytes (n may be 0: it is waiting for body,
      * e.g. time to send "100 Continue"). */
     void (*consumed)(void *stream, size_t n);

@@ -1,5 +1,6 @@
 /* worker/conn.h: one client connection: socket, buffers, timers, close.
- * Protocol code (http1.c, later http2.c and tls.c) hangs its state on it.
+ * Protocol code (http1.c, http2.c) hangs its state on it; accept.c
+ * creates it and runs the PROXY header and TLS handshake.
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Closing takes two steps: am_conn_close() stops all I/O, tells the protocol
@@ -24,25 +25,6 @@ typedef struct am_conn_s am_conn_t;
 typedef struct am_field_s {
     uint32_t name_off, name_len, value_off, value_len;
 } am_field_t;
-
-/* What a protocol knows of a finished request, for the shared counters,
- * max_requests and the access log (am_conn_request_done()). Strings need
- * not be NUL-terminated; NULL or empty prints as "-". */
-typedef struct am_request_done_s {
-    int proto;            /* AM_STATS_H1 or AM_STATS_H2 */
-    const char *protocol; /* "HTTP/1.1", "HTTP/2.0" */
-    int status;
-    uint64_t body_bytes;
-    time_t start_time;    /* wall clock, 0: now */
-    am_msec_t start_msec; /* monotonic, 0: unknown */
-    const char *method;
-    size_t method_len;
-    const char *target;
-    size_t target_len;
-    const char *head; /* the buffer the fields point into */
-    const am_field_t *fields;
-    size_t nfields;
-} am_request_done_t;
 
 typedef struct am_proto_s {
     const char *name;
@@ -72,6 +54,9 @@ struct am_conn_s {
 
     const am_proto_t *proto;
     void *proto_data;
+    /* PROXY header or TLS handshake step (worker/accept.c), called on
+     * events while proxy_pending or handshaking is set. */
+    void (*on_handshake)(am_conn_t *c);
 
     struct am_tls_conn_s *tls; /* NULL on cleartext listeners */
     uint32_t tls_want;         /* readiness the handshake waits for */
@@ -102,13 +87,14 @@ struct am_conn_s {
     am_conn_t *prev, *next; /* all live connections */
 };
 
-extern am_conf_t *am_conn_conf;
 extern size_t am_conn_count;
 
-void am_conn_init(am_conf_t *conf);
+/* A connection on fd, accepted from l, counted and linked; the caller
+ * (worker/accept.c) fills the addresses and starts it. */
+am_conn_t *am_conn_create(int fd, am_listen_t *l);
 
-/* Listener readable: accept what is pending. */
-void am_conn_on_accept(am_event_t *ev, uint32_t events);
+/* Re-register c's epoll interest after a state change. */
+void am_conn_update_events(am_conn_t *c);
 
 /* Queue output; it is written once per loop turn. */
 void am_conn_write(am_conn_t *c, const void *data, size_t len);
@@ -124,18 +110,6 @@ void am_conn_set_reading(am_conn_t *c, int on);
 void am_conn_close_after_flush(am_conn_t *c);
 /* Stop I/O now; the memory goes after this loop turn. */
 void am_conn_close(am_conn_t *c);
-
-/* One request ended: count it, maybe ask to recycle, write the access
- * log line. */
-void am_conn_request_done(am_conn_t *c, const am_request_done_t *r);
-
-/* Trusted proxies (forwarded_allow_ips): replace head's client and scheme
- * from Forwarded / X-Forwarded-For / X-Forwarded-Proto when the direct peer
- * is trusted. out must live until the head is used. */
-struct am_asgi_head_s;
-struct am_forwarded_out_s;
-void am_conn_apply_forwarded(am_conn_t *c, struct am_asgi_head_s *head,
-                             struct am_forwarded_out_s *out);
 
 /* Graceful stop: stop accepting is done by the worker; tell every
  * connection to finish up. */

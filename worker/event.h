@@ -20,7 +20,7 @@ typedef void (*am_event_handler_pt)(am_event_t *ev, uint32_t events);
 
 struct am_event_s {
     int fd;
-    uint32_t mask;               /* EPOLL* interest currently registered */
+    uint32_t mask; /* EPOLL* interest currently registered */
     int registered;
     am_event_handler_pt handler; /* NULL: a Python fd */
     void *data;

@@ -12,7 +12,4 @@ void am_http1_init(am_conf_t *conf);
 /* Take over a freshly accepted connection. */
 void am_http1_attach(am_conn_t *c);
 
-/* "Date: ..." value, refreshed once a second. */
-const char *am_http_date(void);
-
 #endif

@@ -397,7 +397,8 @@ am_tls_conn_destroy(am_tls_conn_t *t)
 static const char *
 tls_peer(am_tls_conn_t *t, char *buf, size_t size)
 {
-    struct sockaddr_storage ss;
+    /* Zeroed: clang's analyzer does not model getpeername(). */
+    struct sockaddr_storage ss = { 0 };
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN];
     int port;

@@ -52,8 +52,8 @@ void am_tls_idle(am_tls_conn_t *t);
 /* The ASGI TLS extension (asgiref specs/tls.rst). Strings are valid until
  * the connection closes; NULL when absent. */
 typedef struct am_tls_info_s {
-    const char *server_cert;       /* PEM of the server certificate */
-    const char **client_certs;     /* PEM strings, leaf first */
+    const char *server_cert;   /* PEM of the server certificate */
+    const char **client_certs; /* PEM strings, leaf first */
     size_t nclient_certs;
     const char *client_cert_name;  /* RFC 4514 subject, or NULL */
     const char *client_cert_error; /* NULL when verified or none */

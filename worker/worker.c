@@ -20,15 +20,15 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "worker/accept.h"
 #include "worker/conn.h"
+#include "worker/ctx.h"
 #include "worker/event.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
 #include "worker/pyembed.h"
 #include "worker/tls.h"
 #include "worker/worker.h"
-
-int am_worker_stopping;
 
 static am_conf_t *conf;
 static am_event_t *worker_listeners;
@@ -65,17 +65,17 @@ worker_set_listeners(int on)
 static void
 worker_check_stopped(void)
 {
-    if (am_worker_stopping && am_conn_count == 0 && !worker_loop_stopped) {
+    if (am_ctx.stopping && am_conn_count == 0 && !worker_loop_stopped) {
         worker_loop_stopped = 1;
         am_timer_del(&worker_graceful_timer);
         am_py_stop();
     }
 }
 
-void
-am_worker_conn_closed(void)
+static void
+worker_on_conn_closed(void)
 {
-    if (worker_listeners_paused && !am_worker_stopping &&
+    if (worker_listeners_paused && !am_ctx.stopping &&
         am_conn_count < conf->limit_connections) {
         worker_listeners_paused = 0;
         worker_set_listeners(1);
@@ -83,8 +83,8 @@ am_worker_conn_closed(void)
     /* Checked after this close completes: the count drops after on_close. */
 }
 
-void
-am_worker_listeners_pause(void)
+static void
+worker_listeners_pause(void)
 {
     if (!worker_listeners_paused) {
         worker_listeners_paused = 1;
@@ -100,10 +100,10 @@ worker_stop_graceful(void)
 {
     size_t i;
 
-    if (am_worker_stopping) {
+    if (am_ctx.stopping) {
         return;
     }
-    am_worker_stopping = 1;
+    am_ctx.stopping = 1;
     am_log(AM_LOG_INFO, 0, "graceful stop: %zu connections open",
            am_conn_count);
     /* Closing our copies leaves the backlog to the other workers (and to
@@ -194,8 +194,8 @@ worker_on_heartbeat(am_timer_t *t)
     am_timer_add(t, 1000);
 }
 
-void
-am_worker_request_done(void)
+static void
+worker_on_request_done(void)
 {
     if (am_stats_self == NULL || conf->max_requests == 0 ||
         worker_recycle_sent) {
@@ -254,6 +254,10 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     size_t i;
 
     conf = c;
+    am_ctx.conf = c;
+    am_ctx.conn_closed = worker_on_conn_closed;
+    am_ctx.listeners_pause = worker_listeners_pause;
+    am_ctx.request_done = worker_on_request_done;
     am_log_slot = slot;
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 
@@ -280,7 +284,6 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
         return AM_EXIT_BOOT;
     }
 
-    am_conn_init(conf);
     am_http1_init(conf);
     if (am_http2_init(conf) != AM_OK || am_tls_init(conf) != AM_OK) {
         am_ipc_send(ipc_fd, AM_IPC_BOOT_ERROR, "TLS or HTTP/2 set-up failed");
@@ -302,7 +305,7 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     worker_listeners = am_calloc(conf->nlisten, sizeof(am_event_t));
     for (i = 0; i < conf->nlisten; i++) {
         worker_listeners[i].fd = conf->listen[i].fd;
-        worker_listeners[i].handler = am_conn_on_accept;
+        worker_listeners[i].handler = am_accept_on_readable;
         worker_listeners[i].data = &conf->listen[i];
     }
     worker_set_listeners(1);
@@ -325,4 +328,10 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     am_conn_flush_all();
     am_py_shutdown();
     return AM_EXIT_OK;
+}
+
+int
+am_worker_check(am_conf_t *c, char *err, size_t size)
+{
+    return am_py_check(c, err, size);
 }

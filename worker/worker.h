@@ -15,21 +15,7 @@
 #ifndef AM_WORKER_WORKER_H
 #define AM_WORKER_WORKER_H
 
-#include "common/conf.h"
-
-int am_worker_main(am_conf_t *conf, int slot, int ipc_fd);
-
-/* Set once a graceful stop began: responses carry "Connection: close". */
-extern int am_worker_stopping;
-
-/* A connection closed: re-arm listeners paused at limits.connections and
- * finish a graceful stop when the last one is gone. */
-void am_worker_conn_closed(void);
-
-/* A request finished: count it toward max_requests. */
-void am_worker_request_done(void);
-
-/* limits.connections reached: stop accepting until a connection closes. */
-void am_worker_listeners_pause(void);
+/* am_worker_main() is declared where the master sees it. */
+#include "common/worker_entry.h"
 
 #endif

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_conf.c: libFuzzer target for the config loader
- * (common/conf.c on libyaml). Any input must end in AM_OK or AM_ERROR with
+ * (common/conf_*.c on libyaml). Any input must end in AM_OK or AM_ERROR with
  * a message that names a position, never a crash, a leak or an overread;
  * a file that loads must also pass or fail am_conf_finish() cleanly.
  * SPDX-License-Identifier: BSD-2-Clause

@@ -50,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     for (size_t i = 0; i < 5; i++) {
         if (flags & (1 << i) &&
-            am_cidr_parse(nets[i], &trusted[ntrusted]) == AM_OK) {
+            am_cidr_parse(nets[i], strlen(nets[i]), &trusted[ntrusted]) == AM_OK) {
             ntrusted++;
         }
     }
@@ -59,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((size_t)(end - p) < sizeof(cidr)) {
         memcpy(cidr, p, (size_t)(end - p));
         cidr[end - p] = '\0';
-        if (am_cidr_parse(cidr, &c) == AM_OK) {
+        if (am_cidr_parse(cidr, strlen(cidr), &c) == AM_OK) {
             if ((c.family != AF_INET && c.family != AF_INET6) || c.prefix < 0 ||
                 c.prefix > (c.family == AF_INET ? 32 : 128)) {
                 abort();

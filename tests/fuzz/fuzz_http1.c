@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_http1.c: libFuzzer target for the worker's protocol code
- * as a client reaches it: a connection accepted by am_conn_on_accept() on a
+ * as a client reaches it: a connection accepted by am_accept_on_readable() on a
  * cleartext listener with HTTP/2 enabled, so the bytes go through
  * worker/conn.c, worker/http1.c and, after a preface or an h2c Upgrade,
  * worker/http2.c. No Python: the ASGI bridge (worker/asgi.h) is a fake here
@@ -28,38 +28,20 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/stats.h"
+#include "worker/accept.h"
 #include "worker/asgi.h"
 #include "worker/conn.h"
+#include "worker/ctx.h"
 #include "worker/event.h"
 #include "worker/http1.h"
 #include "worker/http2.h"
 #include "worker/tls.h"
-#include "worker/worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 #define FUZZ_MAX_ROUNDS  256 /* loop turns per run, all phases together */
 #define FUZZ_IDLE_ROUNDS 3   /* turns without progress before moving on */
-
-/* ------------------------------------------------ stubs for worker.c */
-
-int am_worker_stopping;
-
-void
-am_worker_conn_closed(void)
-{
-}
-
-void
-am_worker_request_done(void)
-{
-}
-
-void
-am_worker_listeners_pause(void)
-{
-}
 
 /* ------------------------------------- worker/tls.h: never used here */
 
@@ -708,7 +690,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     am_event_set_hooks(am_conn_flush_all);
-    am_conn_init(fuzz_conf);
+    am_ctx.conf = fuzz_conf;
     am_http1_init(fuzz_conf);
     if (am_http2_init(fuzz_conf) != AM_OK) {
         abort();
@@ -737,7 +719,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_listen.fd = fd;
     fuzz_listen.mode = -1;
     fuzz_listen_ev.fd = fd;
-    fuzz_listen_ev.handler = am_conn_on_accept;
+    fuzz_listen_ev.handler = am_accept_on_readable;
     fuzz_listen_ev.data = &fuzz_listen;
     return 0;
 }
@@ -807,7 +789,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (connect(client, (struct sockaddr *)&fuzz_addr, fuzz_addrlen) == -1) {
         abort();
     }
-    am_conn_on_accept(&fuzz_listen_ev, EPOLLIN);
+    am_accept_on_readable(&fuzz_listen_ev, EPOLLIN);
     if (am_conn_count != 1) {
         abort();
     }
@@ -829,7 +811,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if ((seed & 0x10) && !stopped && off >= size / 2) {
             stopped = 1;
-            am_worker_stopping = 1;
+            am_ctx.stopping = 1;
             am_conn_shutdown_all();
         }
         fuzz_turn(client, &eof);
@@ -877,6 +859,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (am_asgi_running != 0) {
         abort();
     }
-    am_worker_stopping = 0;
+    am_ctx.stopping = 0;
     return 0;
 }

@@ -172,6 +172,16 @@ def wait_until(pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
+def wait_app_started(srv, name, timeout=30.0):
+    """Wait until a request sent with ?started=NAME reached the app
+    (apps/basic.py creates srv.tmp/NAME then): synchronise on the event,
+    not on a sleep. timeout only bounds a server that never gets there."""
+    path = srv.tmp / name
+    if not wait_until(path.exists, timeout):
+        raise AssertionError(f"request {name} never reached the app in "
+                             f"{timeout}s:\n{srv.log_text()}")
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)

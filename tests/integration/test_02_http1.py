@@ -39,6 +39,8 @@ def limited(tmp_path_factory):
         },
         "timeouts": {"keepalive": "1s", "header_read": "1s",
                      "body_read": "1s", "write": "1s"},
+        # info: the timeouts say when they fire (tests wait for the line)
+        "log": {"level": "info"},
     }
     with running(tmp_path_factory.mktemp("h1lim"), cfg,
                  strict_errors=True) as s:
@@ -790,10 +792,13 @@ def test_body_read_timeout_closes_and_app_sees_disconnect(limited):
 
 
 def test_write_timeout_closes_a_client_that_does_not_read(limited):
+    line = r"client timed out reading the response"
+    seen = len(re.findall(line, limited.log_text()))
     with raw(limited) as c:
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         c.send(request("GET", f"/big?n={64 * 1024 * 1024}"))
-        time.sleep(4)  # write timeout is 1 s
+        # the write timeout (1 s) fires: wait for it, not for a sleep
+        limited.wait_log(line, count=seen + 1, timeout=30)
         with pytest.raises((IncompleteResponse, ConnectionResetError)):
             c.read_response()
 

@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from conftest import LOG_LINE_RE, raw, running, wait_until
+from conftest import (LOG_LINE_RE, raw, running, wait_app_started,
+                      wait_until)
 from httpraw import LAST_CHUNK, IncompleteResponse, chunk, request
 
 
@@ -234,12 +235,22 @@ def test_receive_chunked_upload_is_streamed(srv):
 
 
 def test_receive_chunked_messages_more_body(srv):
+    key = f"msgs-{time.monotonic_ns()}"
+
+    def received():
+        r = httpx.get(f"{srv.url}/result?id={key}", timeout=10)
+        return r.json() if r.status_code == 200 else 0
+
     with raw(srv) as c:
-        c.send(request("POST", "/messages",
+        c.send(request("POST", f"/messages?id={key}",
                        headers=[("Transfer-Encoding", "chunked")]))
+        total = 0
         for part in ("aa", "bbb", "cccc"):
             c.send(chunk(part))
-            time.sleep(0.2)
+            total += len(part)
+            # the app has received this chunk before the next is sent
+            # (an event, where a sleep between them used to be)
+            assert wait_until(lambda: received() >= total, 30), total
         c.send(LAST_CHUNK)
         msgs = json.loads(c.read_response().body)
     assert sum(m["len"] for m in msgs) == 9
@@ -251,8 +262,9 @@ def test_receive_chunked_messages_more_body(srv):
 def test_http_disconnect_when_client_goes_away(srv):
     key = f"disc-{time.monotonic_ns()}"
     with raw(srv) as c:
-        c.send(request("POST", f"/disconnect?id={key}", body=b"data"))
-        time.sleep(0.3)
+        c.send(request("POST", f"/disconnect?id={key}&started={key}",
+                       body=b"data"))
+        wait_app_started(srv, key)  # in the app before the client leaves
     assert result(srv, key) == "http.disconnect"
 
 

@@ -133,13 +133,15 @@ def test_lifespan_counts_once_per_worker(server):
 def test_shutdown_after_inflight_requests(server, tmp_path):
     # lifespan.rst: lifespan.shutdown is sent once the server has stopped
     # accepting and closed all active connections.
-    from conftest import raw
+    from conftest import raw, wait_until
     from httpraw import request
     import signal
     s = server({"app": "lifespan_state:app", "lifespan": "on"})
     with raw(s) as c:
         c.send(request("GET", "/slow"))
-        time.sleep(0.3)
+        # The request is in the app (not merely sent) before the stop.
+        assert wait_until((tmp_path / "slow-started").exists, 30), \
+            s.log_text()
         s.send_signal(signal.SIGTERM)
         assert c.read_response().status == 200
     assert s.wait_exit(10) == 0

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from conftest import (BIN, ROOT, children_of, free_port, have_ipv6,
-                      pid_alive, raw, wait_until)
+                      pid_alive, raw, wait_app_started, wait_until)
 from httpraw import IncompleteResponse, request
 
 
@@ -99,6 +99,7 @@ def test_requests_during_respawn_all_answered(server):
     s.allow_respawn = True
     s.expect_log(r"\[crit\] .*exited on signal 9")
     failures = []
+    ok = []
     stop = threading.Event()
 
     def client():
@@ -106,16 +107,22 @@ def test_requests_during_respawn_all_answered(server):
             try:
                 if get(s).status_code != 200:
                     failures.append("status")
+                else:
+                    ok.append(1)
             except httpx.HTTPError as e:
                 failures.append(e)
 
+    # Synchronised on events, not sleeps: the client is being served, the
+    # kill, the replacement ready, the client served again after it.
     t = threading.Thread(target=client)
     t.start()
     try:
-        time.sleep(0.3)
+        assert wait_until(lambda: len(ok) >= 5, 30), (ok, failures)
         victim = sorted(s.worker_pids().items())[0][1]
         os.kill(victim, signal.SIGKILL)
-        time.sleep(1.0)
+        s.wait_log(r"worker \d+ \(slot \d+\) ready", count=3, timeout=30)
+        after = len(ok)
+        assert wait_until(lambda: len(ok) >= after + 5, 30), (ok, failures)
     finally:
         stop.set()
         t.join(15)
@@ -129,8 +136,8 @@ def test_requests_during_respawn_all_answered(server):
 def test_graceful_stop_finishes_inflight_request(server):
     s = server({"workers": 1})
     with raw(s) as c:
-        c.send(request("GET", "/slow?s=2"))
-        time.sleep(0.5)
+        c.send(request("GET", "/slow?s=2&started=slow"))
+        wait_app_started(s, "slow")
         t0 = time.monotonic()
         s.send_signal(signal.SIGTERM)
         r = c.read_response()
@@ -164,12 +171,13 @@ def test_sigint_is_graceful(server):
 
 
 def test_graceful_stop_refuses_new_connections(server):
-    s = server({"workers": 1})
+    # log level info: the worker says when it stops accepting.
+    s = server({"workers": 1, "log": {"level": "info"}})
     with raw(s) as c:
-        c.send(request("GET", "/slow?s=2"))
-        time.sleep(0.3)
+        c.send(request("GET", "/slow?s=2&started=slow"))
+        wait_app_started(s, "slow")
         s.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        s.wait_log(r"graceful stop: \d+ connections open")
         # New connections are not served once stopping began (refused, or
         # closed without a response).
         try:
@@ -192,8 +200,8 @@ def test_graceful_timeout_forces_exit(server):
     s.expected_exit = None  # forced: the code is not this test's point
     s.expect_log(r"\[crit\] .*exited on signal")
     with raw(s) as c:
-        c.send(request("GET", "/slow?s=60"))
-        time.sleep(0.5)
+        c.send(request("GET", "/slow?s=60&started=slow"))
+        wait_app_started(s, "slow")
         t0 = time.monotonic()
         s.send_signal(signal.SIGTERM)
         assert s.wait_exit(10) is not None, "graceful timeout not enforced"
@@ -205,8 +213,8 @@ def test_sigquit_is_immediate(server):
     s = server({"workers": 2})
     s.expect_log(r"\[crit\] .*exited on signal")
     with raw(s) as c:
-        c.send(request("GET", "/slow?s=60"))
-        time.sleep(0.5)
+        c.send(request("GET", "/slow?s=60&started=slow"))
+        wait_app_started(s, "slow")
         t0 = time.monotonic()
         s.send_signal(signal.SIGQUIT)
         assert s.wait_exit(10) == 0, s.log_text()
@@ -221,10 +229,10 @@ def test_sigquit_after_sigterm_cuts_the_graceful_stop_short(server):
     s = server({"workers": 1})
     s.expect_log(r"\[crit\] .*exited on signal")
     with raw(s) as c:
-        c.send(request("GET", "/slow?s=60"))
-        time.sleep(0.5)
+        c.send(request("GET", "/slow?s=60&started=slow"))
+        wait_app_started(s, "slow")
         s.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        s.wait_log(r"\[notice\] \d+#\d+: graceful stop")
         assert s.running()
         t0 = time.monotonic()
         s.send_signal(signal.SIGQUIT)
@@ -242,7 +250,8 @@ def test_stop_while_booting(server):
     s.allow_respawn = True
     s.start(wait=False)
     s.wait_log(r"worker \d+ \(slot 1\) started")
-    time.sleep(0.5)
+    # In the middle of its boot: lifespan startup began and hangs.
+    assert wait_until(lambda: list(s.tmp.glob("lifespan-started-*")), 30)
     t0 = time.monotonic()
     s.send_signal(signal.SIGTERM)
     assert s.wait_exit(10) is not None, "stuck stopping a booting worker"
@@ -257,8 +266,8 @@ def test_worker_killed_mid_request_closes_the_connection(server):
     s.expect_log(r"\[crit\] .*exited on signal 9")
     (pid,) = s.worker_pids().values()
     with raw(s) as c:
-        c.send(request("GET", "/slow?s=30"))
-        time.sleep(0.5)
+        c.send(request("GET", "/slow?s=30&started=slow"))
+        wait_app_started(s, "slow")
         os.kill(pid, signal.SIGKILL)
         with pytest.raises((IncompleteResponse, ConnectionError)):
             c.read_response()

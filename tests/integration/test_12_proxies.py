@@ -342,6 +342,20 @@ def test_forwarded_for_trusted_direct(app_srv):
     assert info["scheme"] == "https", info
 
 
+def test_forwarded_for_trusted_mapped_network(tmp_path):
+    """forwarded_allow_ips: ["::ffff:127.0.0.0/104"] (an IPv4-mapped IPv6
+    network) trusts the IPv4 peer 127.0.0.1 (issue 8: the config's CIDR
+    parser kept it as an IPv6 network that no IPv4 peer matched)."""
+    cfg = {"app": "h2_app:app", "chdir": str(APPS),
+           "forwarded_allow_ips": ["::ffff:127.0.0.0/104"]}
+    with running(tmp_path, cfg) as s:
+        with httpx.Client(timeout=10) as c:
+            r = c.get(f"{s.url}/inflight?s=0",
+                      headers={"X-Forwarded-For": "203.0.113.9"})
+    info = r.json()
+    assert info["client"][0] == "203.0.113.9", info
+
+
 def test_upstream_h2_json_parse(proxy):
     """Sanity: JSON through the proxy is intact (no truncation)."""
     with client() as c:

@@ -5,7 +5,8 @@ Routes (GET unless said; query parameters in brackets):
   /echo             the request body back, Content-Length set
   /scope            the scope as JSON (bytes as {"$b": latin-1 text})
   /messages         JSON list of every receive() message until more_body
-                    is False: [{"type", "len", "more_body"}]
+                    is False: [{"type", "len", "more_body"}]; with [id],
+                    the body bytes received so far are recorded under it
   /stream-echo      answers each body chunk as it arrives (chunked response)
   /nolength         3 body parts without Content-Length [n=size of each]
   /big              [n] bytes without Content-Length, 64 KiB sends
@@ -32,6 +33,10 @@ Routes (GET unless said; query parameters in brackets):
   /return-early     returns without responding
   /short-body       declares Content-Length: 10, sends 5 bytes, returns
   /bad/<kind>       sends an invalid message (see BAD below)
+
+Any route: [started=NAME] creates the file $AM_TEST_DIR/NAME as soon as
+the request reaches the app, so a test can wait for "the request is in
+the app" (conftest.wait_app_started) instead of sleeping.
 """
 
 import asyncio
@@ -115,12 +120,19 @@ async def lifespan(scope, receive, send):
             return
 
 
+def mark_started(name):
+    with open(os.path.join(os.environ["AM_TEST_DIR"], name), "w") as f:
+        f.write(str(os.getpid()))
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
     assert scope["type"] == "http", scope["type"]
     path = scope["path"]
     args = q(scope)
+    if "started" in args:
+        mark_started(args["started"])
 
     if path == "/":
         return await respond(send, body=b"hello",
@@ -146,6 +158,8 @@ async def app(scope, receive, send):
             msgs.append({"type": m["type"], "len": len(m.get("body", b"")),
                          "more_body": m.get("more_body", False),
                          "keys": sorted(m)})
+            if "id" in args:  # progress: body bytes received so far
+                RESULTS[args["id"]] = sum(x["len"] for x in msgs)
             if m["type"] != "http.request" or not m.get("more_body", False):
                 break
         return await respond(send, body=json.dumps(msgs).encode())

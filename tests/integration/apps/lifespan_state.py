@@ -3,7 +3,9 @@ copy, shutdown writes the lifespan's own state to $AM_TEST_DIR.
 
   /state    JSON: the request's state (items list identity checked)
   /mutate   assigns top-level keys and appends to the shared list
-  /slow     answers after 1.5 s (shutdown must come after it)
+  /slow     answers after 1.5 s (shutdown must come after it); creates
+            $AM_TEST_DIR/slow-started when it begins (the test waits for
+            it before stopping the server)
 """
 
 import asyncio
@@ -38,6 +40,10 @@ async def app(scope, receive, send):
                                "had_state": state is not None}, f)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+    if scope["path"] == "/slow":
+        with open(os.path.join(os.environ["AM_TEST_DIR"], "slow-started"),
+                  "w") as f:
+            f.write(str(os.getpid()))
     while True:
         m = await receive()
         if not m.get("more_body"):

@@ -1,6 +1,6 @@
-/* tests/unit/test_conf.c: the YAML config loader (common/conf.c): every key,
- * the defaults, the size and duration parsers, listener addresses and the
- * exact text of every kind of error, position included.
+/* tests/unit/common/test_conf.c: the YAML config loader (common/conf_*.c):
+ * every key, the defaults, listener addresses and the exact text of every kind
+ * of error, position included.
  */
 
 #include <arpa/inet.h>
@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/conf.h"
 #include "common/conf_schema.h"
 #include "common/log.h"
@@ -891,7 +892,8 @@ TEST(address_unix)
     ASSERT_EQ(am_conf_parse_address(path, &l, err, sizeof(err)), AM_OK);
     ASSERT_EQ(strlen(l.path), 107);
     free(l.path);
-    strcat(path, "a");
+    path[112] = 'a';
+    path[113] = '\0';
     ASSERT_STR_EQ(address_error(path),
                   "UNIX socket path \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                   "aaaaaaaa...\" is too long: 108 bytes, at most 107");
@@ -970,120 +972,6 @@ TEST(listen_replaces_previous)
 }
 
 /* Sizes and durations */
-
-TEST(parse_size_table)
-{
-    static const struct {
-        const char *s;
-        size_t n;
-    } ok[] = {
-        { "0", 0 },
-        { "1024", 1024 },
-        { "10B", 10 },
-        { "1K", 1000 },
-        { "1KB", 1000 },
-        { "1KiB", 1024 },
-        { "64KiB", 65536 },
-        { "64kib", 65536 },
-        { "10MB", 10000000 },
-        { "1M", 1000000 },
-        { "100MiB", 104857600 },
-        { "1G", 1000000000 },
-        { "2GB", 2000000000 },
-        { "1GiB", 1073741824 },
-        { "8GiB", 8589934592ULL },
-        { "18446744073709551615", 18446744073709551615ULL },
-    };
-
-    static const char *const bad[] = {
-        "",
-        "K",
-        "-1",
-        "1.5MiB",
-        "10XB",
-        "10 KiB",
-        " 1",
-        "1KiBx",
-        "1T",
-        "0x10",
-        "18446744073709551616",
-        "17179869184GiB",
-        "1e3",
-    };
-    size_t n;
-
-    for (size_t i = 0; i < am_nitems(ok); i++) {
-        n = 12345;
-        if (am_parse_size(ok[i].s, &n) != AM_OK || n != ok[i].n) {
-            fprintf(stderr, "  am_parse_size(\"%s\")\n", ok[i].s);
-        }
-        ASSERT_EQ(am_parse_size(ok[i].s, &n), AM_OK);
-        ASSERT_EQ(n, ok[i].n);
-    }
-    for (size_t i = 0; i < am_nitems(bad); i++) {
-        if (am_parse_size(bad[i], &n) != AM_ERROR) {
-            fprintf(stderr, "  am_parse_size(\"%s\") accepted\n", bad[i]);
-        }
-        ASSERT_EQ(am_parse_size(bad[i], &n), AM_ERROR);
-    }
-}
-
-TEST(parse_duration_table)
-{
-    static const struct {
-        const char *s;
-        am_msec_t ms;
-    } ok[] = {
-        { "0", 0 },
-        { "5", 5000 },
-        { "5s", 5000 },
-        { "250ms", 250 },
-        { "0ms", 0 },
-        { "2m", 120000 },
-        { "1h", 3600000 },
-        { "1h30m", 5400000 },
-        { "1m30s", 90000 },
-        { "1s500ms", 1500 },
-        { "1h2m3s4ms", 3723004 },
-        { "9223372036854775ms", 9223372036854775LL },
-    };
-
-    static const char *const bad[] = {
-        "",
-        "s",
-        "5x",
-        "5 s",
-        "-1",
-        "1.5s",
-        "1h30",
-        "30m1h",
-        "1m1m",
-        "5S",
-        "1d",
-        "5sec",
-        "ms",
-        "1h 30m",
-        "9223372036854776",
-        "9223372036854775808ms",
-        "2562047788016h",
-    };
-    am_msec_t ms;
-
-    for (size_t i = 0; i < am_nitems(ok); i++) {
-        ms = -7;
-        if (am_parse_duration(ok[i].s, &ms) != AM_OK || ms != ok[i].ms) {
-            fprintf(stderr, "  am_parse_duration(\"%s\")\n", ok[i].s);
-        }
-        ASSERT_EQ(am_parse_duration(ok[i].s, &ms), AM_OK);
-        ASSERT_EQ(ms, ok[i].ms);
-    }
-    for (size_t i = 0; i < am_nitems(bad); i++) {
-        if (am_parse_duration(bad[i], &ms) != AM_ERROR) {
-            fprintf(stderr, "  am_parse_duration(\"%s\") accepted\n", bad[i]);
-        }
-        ASSERT_EQ(am_parse_duration(bad[i], &ms), AM_ERROR);
-    }
-}
 
 /* TLS, HTTP/2 and proxy keys (issue 4) */
 
@@ -1464,19 +1352,6 @@ TEST(check_app)
     }
 }
 
-TEST(distance)
-{
-    ASSERT_EQ(am_conf_distance("workers", "workers"), 0);
-    ASSERT_EQ(am_conf_distance("workrs", "workers"), 1);
-    ASSERT_EQ(am_conf_distance("wokrers", "workers"), 1); /* transposition */
-    ASSERT_EQ(am_conf_distance("WORKERS", "workers"), 0);
-    ASSERT_EQ(am_conf_distance("", "abc"), 3);
-    ASSERT_EQ(am_conf_distance("kitten", "sitting"), 3);
-    ASSERT_TRUE(am_conf_is_close("workrs", "workers", 1));
-    ASSERT_TRUE(!am_conf_is_close("env", "app", 3));
-    ASSERT_TRUE(!am_conf_is_close("color", "chdir", 4));
-}
-
 /* Every error path frees what it built (run under ASan to see leaks). */
 TEST(errors_after_partial_load_do_not_leak)
 {
@@ -1595,9 +1470,11 @@ TEST(operations_spellings)
 
 TEST(error_operations)
 {
-    ASSERT_TRUE(strstr(load_error("umask: 0999\n"), "server.yaml:1:8:") != NULL);
+    ASSERT_TRUE(strstr(load_error("umask: 0999\n"), "server.yaml:1:8:") !=
+                NULL);
     ASSERT_TRUE(strstr(load_error("umask: 0999\n"), "octal") != NULL);
-    ASSERT_TRUE(strstr(load_error("max_requests: -1\n"), "max_requests") != NULL);
+    ASSERT_TRUE(strstr(load_error("max_requests: -1\n"), "max_requests") !=
+                NULL);
     ASSERT_STR_CONTAINS(load_error("timeouts: {worker: 0}\n"),
                         "server.yaml:1:20:");
     ASSERT_STR_CONTAINS(load_error("metrics: {address: nowhere}\n"),
@@ -1606,7 +1483,8 @@ TEST(error_operations)
                         "missing port");
     ASSERT_STR_CONTAINS(load_error("metrics: {adress: \":9100\"}\n"),
                         "did you mean \"address\"");
-    ASSERT_TRUE(strstr(load_error("metrics: :9100\n"), "server.yaml:1:10:") != NULL);
+    ASSERT_TRUE(strstr(load_error("metrics: :9100\n"), "server.yaml:1:10:") !=
+                NULL);
 }
 
 TEST(finish_metrics_listener)
@@ -1633,4 +1511,46 @@ TEST(finish_metrics_listener)
     ASSERT_EQ(am_conf_finish(c, err, sizeof(err)), AM_ERROR);
     ASSERT_TRUE(strstr(err, "metrics.path") != NULL);
     am_conf_destroy(c);
+}
+
+/* The networks forwarded_allow_ips loads are the ones am_cidr_match() sees:
+ * an IPv4-mapped IPv6 network covers the IPv4 peers it maps, and an IPv4
+ * network covers a dual-stack socket's ::ffff:a.b.c.d peer (issue 8). */
+static int
+conf_matches(const am_conf_t *c, int family, const char *addr)
+{
+    struct sockaddr_storage ss;
+
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = (sa_family_t)family;
+    if (family == AF_INET) {
+        ASSERT_EQ(
+            inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr),
+            1);
+    } else {
+        ASSERT_EQ(
+            inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr),
+            1);
+    }
+    return am_cidr_match(c->forwarded_allow, c->nforwarded_allow,
+                         (struct sockaddr *)&ss);
+}
+
+TEST(forwarded_allow_ips_mapped_networks)
+{
+    am_conf_t *c = load("forwarded_allow_ips: [\"::ffff:10.0.0.0/104\"]\n");
+
+    ASSERT_EQ(conf_matches(c, AF_INET, "10.1.2.3"), 1);
+    ASSERT_EQ(conf_matches(c, AF_INET6, "::ffff:10.1.2.3"), 1);
+    ASSERT_EQ(conf_matches(c, AF_INET, "11.1.2.3"), 0);
+    am_conf_destroy(c);
+
+    c = load("forwarded_allow_ips: [10.0.0.0/8]\n");
+    ASSERT_EQ(conf_matches(c, AF_INET6, "::ffff:10.9.8.7"), 1);
+    ASSERT_EQ(conf_matches(c, AF_INET6, "::1"), 0);
+    am_conf_destroy(c);
+
+    /* The config takes the tested parser's rules: no leading zero. */
+    ASSERT_STR_CONTAINS(load_error("forwarded_allow_ips: [10.0.0.0/08]\n"),
+                        "bad address or network");
 }

@@ -1,4 +1,4 @@
-/* tests/unit/test_access.c: access-log lines (common/access.c): the
+/* tests/unit/common/test_access.c: access-log lines (common/access.c): the
  * combined and common formats to the byte, every variable, escaping,
  * truncation and the config-time check of a format.
  */

@@ -1,0 +1,368 @@
+/* tests/unit/worker/test_http1_head.c: HTTP/1.1 head validation
+ * (worker/http1_request.c) driven through http-parser with the real
+ * callbacks: the request line and fields become the protocol-neutral head
+ * handed to the bridge (a fake here, as in tests/fuzz/fuzz_http1.c: no
+ * Python), and every refusal gets the status RFC 9112 names. Also the h2c
+ * offer (worker/h2c.c) and the request state machine.
+ */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/unit/unit.h"
+#include "worker/ctx.h"
+#include "worker/http1_conn.h"
+
+/* ------------------------------------------------ fakes of what is not
+ * linked: the bridge, the loop's timers, the connection's output, the
+ * HTTP/2 side of h2c, the metrics endpoint and http1.c's error answer. */
+
+static struct {
+    int created;
+    char method[16], path[256], query[256], scheme[8], version[4];
+    size_t nheaders;
+    char names[16][32];
+    int has_body, trailers_allowed;
+    int error_status; /* am_http1_error() */
+    int upgraded;     /* am_http2_upgrade() */
+    size_t upgrade_nheaders;
+    char written[256];
+} seen;
+
+static void
+copy(char *dst, size_t size, const char *src, size_t len)
+{
+    len = len < size - 1 ? len : size - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+am_asgi_request_t *
+am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
+                       void *stream, uint64_t conn_id, uint32_t stream_id)
+{
+    seen.created++;
+    copy(seen.method, sizeof(seen.method), head->method, head->method_len);
+    copy(seen.path, sizeof(seen.path), head->path, head->path_len);
+    copy(seen.query, sizeof(seen.query), head->query, head->query_len);
+    copy(seen.scheme, sizeof(seen.scheme), head->scheme, strlen(head->scheme));
+    copy(seen.version, sizeof(seen.version), head->http_version,
+         strlen(head->http_version));
+    seen.nheaders = head->nheaders;
+    for (size_t i = 0; i < head->nheaders && i < 16; i++) {
+        copy(seen.names[i], sizeof(seen.names[i]), head->headers[i].name,
+             head->headers[i].name_len);
+    }
+    seen.has_body = head->has_body;
+    seen.trailers_allowed = head->trailers_allowed;
+    return (am_asgi_request_t *)&seen; /* never dereferenced */
+}
+
+void
+am_asgi_request_body(am_asgi_request_t *r, const char *data, size_t len,
+                     int more)
+{
+}
+
+const am_asgi_ops_t am_http1_response_ops;
+
+void
+am_http1_error(am_http1_t *h, int status)
+{
+    seen.error_status = status;
+}
+
+int
+am_metrics_respond(am_conn_t *c, const char *target, size_t len, int is_get,
+                   int is_head)
+{
+    return 404;
+}
+
+void
+am_timer_add(am_timer_t *t, am_msec_t after)
+{
+}
+
+void
+am_timer_del(am_timer_t *t)
+{
+}
+
+void
+am_conn_write_str(am_conn_t *c, const char *s)
+{
+    copy(seen.written, sizeof(seen.written), s, strlen(s));
+}
+
+int
+am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
+                 const am_asgi_head_t *head)
+{
+    seen.upgraded = 1;
+    seen.upgrade_nheaders = head->nheaders;
+    return AM_OK;
+}
+
+/* ------------------------------------------------------------ driver */
+
+static am_listen_t listener;
+static am_conn_t conn;
+static am_http1_t h1;
+
+static am_http1_t *
+start(void)
+{
+    memset(&seen, 0, sizeof(seen));
+    if (am_ctx.conf == NULL) {
+        am_ctx.conf = am_conf_create();
+    }
+    memset(&listener, 0, sizeof(listener));
+    listener.family = AF_INET;
+    listener.http2 = 1;
+    memset(&conn, 0, sizeof(conn));
+    conn.id = 1;
+    conn.listen = &listener;
+    strcpy(conn.client_host, "127.0.0.1");
+    /* The previous request's buffers (LeakSanitizer checks at exit). */
+    am_buf_free(&h1.head);
+    free(h1.fields);
+    memset(&h1, 0, sizeof(h1));
+    h1.c = &conn;
+    http_parser_init(&h1.parser, HTTP_REQUEST);
+    h1.parser.data = &h1;
+    return &h1;
+}
+
+/* Feed req; returns the status of a refusal (error_status, or 400 for a
+ * parser error), 0 when the head was accepted. */
+static int
+feed(am_http1_t *h, const char *req)
+{
+    size_t len = strlen(req);
+    enum http_errno err;
+
+    http_parser_execute(&h->parser, &am_http1_request_settings, req, len);
+    err = HTTP_PARSER_ERRNO(&h->parser);
+    if (err == HPE_OK || err == HPE_PAUSED) {
+        return 0;
+    }
+    return h->error_status ? h->error_status : 400;
+}
+
+TEST(origin_form_head)
+{
+    am_http1_t *h = start();
+
+    ASSERT_EQ(feed(h, "GET /a/b?x=1&y#frag HTTP/1.1\r\nHost: h\r\n"
+                      "X-Custom: v \r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.created, 1);
+    ASSERT_STR_EQ(seen.method, "GET");
+    ASSERT_STR_EQ(seen.path, "/a/b");
+    ASSERT_STR_EQ(seen.query, "x=1&y");
+    ASSERT_STR_EQ(seen.scheme, "http");
+    ASSERT_STR_EQ(seen.version, "1.1");
+    ASSERT_EQ(seen.nheaders, 2);
+    ASSERT_STR_EQ(seen.names[0], "host");
+    ASSERT_STR_EQ(seen.names[1], "x-custom"); /* lowercased */
+    ASSERT_EQ(seen.has_body, 0);
+    ASSERT_EQ(h->state, AM_HTTP1_DONE); /* no body: the message is read */
+    ASSERT_EQ(h->keepalive, 1);
+}
+
+/* RFC 9112 §3.2.2 absolute-form; asterisk-form keeps the target. */
+TEST(absolute_and_asterisk_forms)
+{
+    am_http1_t *h = start();
+
+    ASSERT_EQ(feed(h, "GET http://example.com/p?q HTTP/1.1\r\nHost: e\r\n\r\n"),
+              0);
+    ASSERT_STR_EQ(seen.path, "/p");
+    ASSERT_STR_EQ(seen.query, "q");
+    h = start();
+    ASSERT_EQ(feed(h, "OPTIONS * HTTP/1.1\r\nHost: e\r\n\r\n"), 0);
+    ASSERT_STR_EQ(seen.path, "*");
+    ASSERT_STR_EQ(seen.query, "");
+}
+
+/* RFC 9112 §3.2: Host exactly once in 1.1, and well-formed. */
+TEST(host_rules)
+{
+    ASSERT_EQ(feed(start(), "GET / HTTP/1.1\r\n\r\n"), 400);
+    ASSERT_EQ(seen.created, 0);
+    ASSERT_EQ(feed(start(), "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n"),
+              400);
+    ASSERT_EQ(feed(start(), "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+    ASSERT_EQ(feed(start(), "GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n"), 400);
+    ASSERT_EQ(feed(start(), "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), 0);
+    /* HTTP/1.0 needs none. */
+    ASSERT_EQ(feed(start(), "GET / HTTP/1.0\r\n\r\n"), 0);
+    ASSERT_STR_EQ(seen.version, "1.0");
+}
+
+/* RFC 9112 §6.1, §6.3: chunked last and once (400); other codings 501. */
+TEST(transfer_encoding_rules)
+{
+    ASSERT_EQ(feed(start(), "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.has_body, 1);
+    ASSERT_EQ(feed(start(), "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Transfer-Encoding: gzip, chunked\r\n\r\n"),
+              501);
+    ASSERT_EQ(feed(start(), "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Transfer-Encoding: chunked\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n"),
+              400);
+    ASSERT_EQ(seen.created, 0);
+}
+
+TEST(limits)
+{
+    am_conf_t *conf;
+    char big[512];
+
+    start();
+    conf = am_ctx.conf;
+    conf->limit_body_size = 10;
+    ASSERT_EQ(feed(start(), "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Content-Length: 11\r\n\r\n"),
+              413);
+    ASSERT_EQ(feed(start(), "POST / HTTP/1.1\r\nHost: a\r\n"
+                            "Content-Length: 10\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.has_body, 1);
+    conf->limit_request_line = 16;
+    ASSERT_EQ(feed(start(), "GET /0123456789abcdef HTTP/1.1\r\n\r\n"), 414);
+    conf->limit_request_line = 8192;
+    conf->limit_header_count = 2;
+    ASSERT_EQ(
+        feed(start(), "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n"),
+        431);
+    conf->limit_header_count = 100;
+    conf->limit_header_size = 100;
+    snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a\r\nA: %0200d\r\n\r\n",
+             0);
+    ASSERT_EQ(feed(start(), big), 431);
+}
+
+/* RFC 9112 §2.3: only HTTP/1.x is served here. */
+TEST(version_505)
+{
+    ASSERT_EQ(feed(start(), "GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+}
+
+TEST(expect_and_te_trailers)
+{
+    am_http1_t *h = start();
+
+    ASSERT_EQ(feed(h, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                      "Expect: 100-continue\r\nTE: trailers\r\n\r\n"),
+              0);
+    ASSERT_EQ(h->expect_continue, 1);
+    ASSERT_EQ(seen.trailers_allowed, 1);
+    ASSERT_EQ(h->state, AM_HTTP1_BODY); /* the body is still to come */
+    /* Without a body there is nothing to continue. */
+    h = start();
+    ASSERT_EQ(feed(h, "GET / HTTP/1.1\r\nHost: a\r\n"
+                      "Expect: 100-continue\r\n\r\n"),
+              0);
+    ASSERT_EQ(h->expect_continue, 0);
+}
+
+/* RFC 7540 §3.2: a complete offer switches, hop-by-hop fields dropped. */
+TEST(h2c_offer)
+{
+    am_http1_t *h = start();
+
+    ASSERT_EQ(feed(h,
+                   "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n"
+                   "Connection: Upgrade, HTTP2-Settings\r\n"
+                   "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.upgraded, 1);
+    ASSERT_EQ(seen.created, 0);
+    ASSERT_EQ(seen.upgrade_nheaders, 2); /* host, accept */
+    ASSERT_TRUE(strncmp(seen.written, "HTTP/1.1 101 ", 13) == 0);
+    ASSERT_EQ(h->state, AM_HTTP1_UPGRADED);
+
+    /* HTTP2-Settings not named in Connection: served as HTTP/1.1. */
+    h = start();
+    ASSERT_EQ(feed(h,
+                   "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                   "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.upgraded, 0);
+    ASSERT_EQ(seen.created, 1);
+    /* A bad SETTINGS value (ENABLE_PUSH 2) is no upgrade either. */
+    h = start();
+    ASSERT_EQ(feed(h, "GET / HTTP/1.1\r\nHost: a\r\n"
+                      "Connection: Upgrade, HTTP2-Settings\r\n"
+                      "Upgrade: h2c\r\nHTTP2-Settings: AAIAAAAC\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.upgraded, 0);
+    ASSERT_EQ(seen.created, 1);
+}
+
+static int
+aborts(void (*fn)(void))
+{
+    int status;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        fclose(stderr); /* the ALERT line is expected */
+        fn();
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void
+skip_head(void)
+{
+    am_http1_t *h = start();
+
+    am_http1_set_state(h, AM_HTTP1_BODY); /* IDLE -> BODY skips HEAD */
+}
+
+static void
+upgrade_when_done(void)
+{
+    am_http1_t *h = start();
+
+    am_http1_set_state(h, AM_HTTP1_HEAD);
+    am_http1_set_state(h, AM_HTTP1_BODY);
+    am_http1_set_state(h, AM_HTTP1_DONE);
+    am_http1_set_state(h, AM_HTTP1_UPGRADED);
+}
+
+static void
+next_while_reading(void)
+{
+    am_http1_t *h = start();
+
+    am_http1_set_state(h, AM_HTTP1_HEAD);
+    am_http1_set_state(h, AM_HTTP1_IDLE);
+}
+
+TEST(request_state_transitions)
+{
+    am_http1_t *h = start();
+
+    am_http1_set_state(h, AM_HTTP1_HEAD);
+    am_http1_set_state(h, AM_HTTP1_BODY);
+    am_http1_set_state(h, AM_HTTP1_DONE);
+    am_http1_set_state(h, AM_HTTP1_IDLE);
+    ASSERT_EQ(h->state, AM_HTTP1_IDLE);
+    ASSERT_TRUE(aborts(skip_head));
+    ASSERT_TRUE(aborts(upgrade_when_done));
+    ASSERT_TRUE(aborts(next_while_reading));
+}

@@ -1,0 +1,91 @@
+/* worker/asgi_state.h: what the bridge's files (asgi.c, asgi_http.c,
+ * asgi_scope.c) share: the request object's layout, the interned keys and
+ * the Python objects set up once per worker. Python types: include after
+ * <Python.h>, from worker/asgi*.c only.
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef AM_WORKER_ASGI_STATE_H
+#define AM_WORKER_ASGI_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker/asgi.h"
+
+struct am_asgi_request_s {
+    PyObject_HEAD void *stream; /* the protocol's; NULL once released */
+    const am_asgi_ops_t *ops;
+    uint64_t conn_id;
+    uint32_t stream_id;
+    PyObject *chunks;         /* owned: list of bytes not yet received */
+    PyObject *receive_waiter; /* owned future or NULL */
+    PyObject *send_waiter;    /* owned future or NULL */
+    size_t buffered;
+    unsigned body_done : 1;      /* the last body byte is in chunks */
+    unsigned body_delivered : 1; /* more_body=False was received */
+    unsigned disconnected : 1;
+    unsigned started : 1;
+    unsigned finished : 1; /* the response is complete */
+    unsigned trailers : 1; /* the app announced trailers */
+    unsigned app_ended : 1;
+    unsigned released : 1;
+};
+
+/* Interned keys and values (am_asgi_init()). */
+typedef struct am_asgi_keys_s {
+    PyObject *type, *http, *asgi, *http_version, *method, *scheme, *path,
+        *raw_path, *query_string, *root_path, *headers, *client, *server,
+        *state, *extensions, *body, *more_body, *status, *trailers,
+        *http_request, *http_disconnect, *http_response_start,
+        *http_response_body, *http_response_trailers, *set_result,
+        *set_exception, *done, *cancelled, *version, *spec_version,
+        *http_response_trailers_ext, *more_trailers, *tls;
+} am_asgi_keys_t;
+
+/* Objects of the app and its loop (am_asgi_start()) and templates
+ * (am_asgi_init()); all owned. */
+typedef struct am_asgi_objs_s {
+    PyObject *app;              /* owned */
+    PyObject *state;            /* owned: lifespan state dict */
+    PyObject *run_request;      /* owned: runtime.run_request */
+    PyObject *create_task;      /* owned: loop.create_task */
+    PyObject *create_future;    /* owned: loop.create_future */
+    PyObject *disconnected_exc; /* owned: ClientDisconnected */
+    PyObject *log_exception;    /* owned: runtime.log_exception */
+    PyObject *scope_asgi;       /* owned: {"version": "3.0", ...} */
+    PyObject *root_path;        /* owned */
+    PyObject *scheme_http, *scheme_https;
+    PyObject *ver_10, *ver_11, *ver_2;
+    PyObject *ready_none;     /* owned: the shared done awaitable */
+    PyObject *msg_disconnect; /* owned template */
+    PyObject *empty_bytes;
+} am_asgi_objs_t;
+
+extern am_asgi_keys_t am_asgi_keys;
+extern am_asgi_objs_t am_asgi_objs;
+
+/* asgi.c */
+
+/* An awaitable already done with value (None if NULL): new reference. */
+PyObject *am_asgi_ready_new(PyObject *value);
+/* Resolve the future in *slot with method(value) unless the app cancelled
+ * it; *slot is cleared and its reference dropped. */
+void am_asgi_future_resolve(PyObject **slot, PyObject *method, PyObject *value);
+/* A new {"type": "http.disconnect"} message. */
+PyObject *am_asgi_disconnect_message(void);
+/* Raise ClientDisconnected; returns NULL. */
+PyObject *am_asgi_disconnected_error(void);
+
+/* asgi_http.c: the HTTP events (asgiref www.rst). */
+/* The next http.request message from the buffered body (new reference);
+ * *consumed is the byte count it takes. */
+PyObject *am_asgi_http_take_body(am_asgi_request_t *r, size_t *consumed);
+PyObject *am_asgi_http_receive(am_asgi_request_t *r, PyObject *unused);
+PyObject *am_asgi_http_send(am_asgi_request_t *r, PyObject *msg);
+/* A 500 of our own when the app failed before starting a response. */
+void am_asgi_http_send_500(am_asgi_request_t *r);
+
+/* asgi_scope.c: the http scope of head (new reference) or NULL. */
+PyObject *am_asgi_scope_build(const am_asgi_head_t *head);
+
+#endif

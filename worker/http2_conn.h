@@ -1,0 +1,127 @@
+/* worker/http2_conn.h: the state of one HTTP/2 connection and its
+ * streams, shared by the files that serve it: http2.c (the session, frame
+ * callbacks, the connection), http2_stream.c (stream life and the request
+ * head) and http2_response.c (the bridge's response events as frames).
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * Nothing outside those files includes this header.
+ */
+#ifndef AM_WORKER_HTTP2_CONN_H
+#define AM_WORKER_HTTP2_CONN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "common/buf.h"
+#include "worker/asgi.h"
+#include "worker/conn.h"
+
+/* Where a stream's response is (RFC 9113 §5.1 seen from our side).
+ * Forward only, through am_http2_stream_set_state():
+ *   OPEN -> SEND_BODY -> SEND_FINAL
+ * OPEN: no HEADERS submitted yet (the app's start is held until the first
+ * body event); SEND_BODY: HEADERS submitted, DATA may follow; SEND_FINAL:
+ * the last body byte (and any trailers) is queued, END_STREAM follows.
+ * The request side is body_done (half-closed remote); a stream is freed
+ * when nghttp2 closes it. */
+typedef enum am_http2_stream_state_e {
+    AM_HTTP2_STREAM_OPEN,
+    AM_HTTP2_STREAM_SEND_BODY,
+    AM_HTTP2_STREAM_SEND_FINAL,
+} am_http2_stream_state_t;
+
+typedef struct am_http2_s am_http2_t;
+
+typedef struct am_http2_stream_s am_http2_stream_t;
+
+struct am_http2_stream_s {
+    int32_t id;
+    am_http2_t *h2;
+    am_http2_stream_t *prev, *next; /* the connection's live streams */
+    am_asgi_request_t *req;
+
+    /* request head */
+    am_buf_t head; /* names and values, lowercase names */
+    am_field_t *fields;
+    size_t nfields, fields_cap;
+    int32_t method, path, scheme, authority; /* field index or -1 */
+    size_t header_bytes;
+    int error_status;  /* 431 etc.: answer without the app */
+    size_t unconsumed; /* DATA received, not yet read by the app */
+    uint64_t body_received;
+    int body_done; /* END_STREAM received: half-closed (remote) */
+    am_http2_stream_state_t
+        state; /* the response, am_http2_stream_set_state() */
+
+    /* response */
+    am_buf_t out;        /* body bytes not yet taken by nghttp2 */
+    am_buf_t nvbuf;      /* names/values of the response and trailers */
+    nghttp2_nv *head_nv; /* the response head until it is submitted */
+    size_t nhead;
+    nghttp2_nv *trailers;
+    size_t ntrailers;
+    int status;
+    uint64_t resp_sent;
+    time_t start_time;
+    am_msec_t start_msec;
+    unsigned deferred : 1;     /* the data source said DEFERRED */
+    unsigned has_trailers : 1; /* the app announced trailers */
+    unsigned is_head : 1;
+    unsigned waiting : 1;       /* send() waits for out to drain */
+    unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
+    unsigned logged : 1;
+    int32_t window_before;  /* our send window when a SETTINGS began */
+    am_timer_t body_timer;  /* the app waits for body that does not come */
+    am_timer_t write_timer; /* response bytes the client's window holds */
+};
+
+struct am_http2_s {
+    am_conn_t *c;
+    nghttp2_session *session;
+    am_http2_stream_t *streams;
+    size_t nstreams;
+    int32_t max_opened; /* highest client stream id opened */
+    int32_t recent[64]; /* recently opened ids, for late trailers */
+    size_t nrecent;
+    uint32_t peer_window; /* the peer's SETTINGS_INITIAL_WINDOW_SIZE */
+    unsigned goaway_final : 1;
+    unsigned closing : 1;
+    am_timer_t goaway_timer;
+};
+
+/* http2.c: flush the session's output at the end of this loop turn. */
+void am_http2_schedule(am_http2_t *h2);
+
+/* http2_stream.c */
+
+/* Move s to state; a backward move is a bug and aborts (h2o's
+ * h2o_http2_stream_set_state() asserts the same way). */
+void am_http2_stream_set_state(am_http2_stream_t *s,
+                               am_http2_stream_state_t state);
+
+/* A client stream opened; the connection's idle timer stops. */
+am_http2_stream_t *am_http2_stream_create(am_http2_t *h2, int32_t id);
+/* The stream closed: free it (its bridge request is released). */
+void am_http2_stream_destroy(am_http2_stream_t *s);
+/* The stream ended with status: counters and the access log, once. */
+void am_http2_stream_log(am_http2_stream_t *s, int status);
+/* RFC 9113 §8.3.1: the head is complete; build the request and start the
+ * app. Returns 0, or the status to answer with (400). */
+int am_http2_stream_start(am_http2_t *h2, am_http2_stream_t *s);
+
+/* http2_response.c */
+
+/* The bridge's response events for a stream (the stream pointer). */
+extern const am_asgi_ops_t am_http2_response_ops;
+/* A response of our own (400, 413, 431, 500) on stream s. */
+void am_http2_response_error(am_http2_stream_t *s, int status);
+/* nghttp2's data source callback for response bodies. */
+ssize_t am_http2_response_read(nghttp2_session *session, int32_t stream_id,
+                               uint8_t *buf, size_t length,
+                               uint32_t *data_flags,
+                               nghttp2_data_source *source, void *user_data);
+
+#endif

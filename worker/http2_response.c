@@ -1,0 +1,455 @@
+/* worker/http2_response.c: the response side of HTTP/2: the bridge's
+ * events (start, body, trailers, consumed, finish) become a checked and
+ * lowercased header list, deferred DATA read from the stream's buffer, and
+ * trailers. The head is kept until the first body event, so a body-less
+ * response ends the stream in its HEADERS frame. send() waits while the
+ * stream's buffer is above the write-buffer mark.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "common/log.h"
+#include "worker/connlog.h"
+#include "worker/ctx.h"
+#include "worker/http.h"
+#include "worker/http2_conn.h"
+#include "worker/request.h"
+
+static int h2_resp_start(void *stream, int status, const am_header_t *headers,
+                         size_t n, int trailers, const char **err);
+static int h2_resp_body(void *stream, const char *data, size_t len, int more);
+static int h2_resp_trailers(void *stream, const am_header_t *headers, size_t n,
+                            int more, const char **err);
+static void h2_resp_consumed(void *stream, size_t n);
+static void h2_resp_finish(void *stream, int complete);
+
+const am_asgi_ops_t am_http2_response_ops = {
+    .start = h2_resp_start,
+    .body = h2_resp_body,
+    .trailers = h2_resp_trailers,
+    .consumed = h2_resp_consumed,
+    .finish = h2_resp_finish,
+};
+
+void
+am_http2_response_error(am_http2_stream_t *s, int status)
+{
+    am_header_t h[1] = { { "content-type", 12, "text/plain; charset=utf-8",
+                           25 } };
+    const char *err;
+    char body[64];
+    size_t len;
+
+    len = am_http_error_body(status, body, sizeof(body));
+    s->rst_after_eof = !s->body_done;
+    if (h2_resp_start(s, status, h, 1, 0, &err) == AM_OK) {
+        h2_resp_body(s, body, len, 0);
+    }
+    am_http2_stream_log(s, status);
+}
+
+ssize_t
+am_http2_response_read(nghttp2_session *session, int32_t stream_id,
+                       uint8_t *buf, size_t length, uint32_t *data_flags,
+                       nghttp2_data_source *source, void *user_data)
+{
+    am_http2_stream_t *s = source->ptr;
+    size_t n = am_min(length, am_buf_size(&s->out));
+
+    if (n > 0) {
+        memcpy(buf, s->out.data + s->out.pos, n);
+        am_buf_consume(&s->out, n);
+        if (am_buf_size(&s->out) == 0) {
+            am_buf_shrink(&s->out);
+            am_timer_del(&s->write_timer);
+        } else {
+            am_timer_add(&s->write_timer,
+                         am_ctx.conf->timeout_write); /* progress */
+        }
+    }
+    if (s->waiting && am_buf_size(&s->out) < am_ctx.conf->limit_write_buffer) {
+        s->waiting = 0;
+        if (s->req) {
+            am_asgi_request_writable(s->req);
+        }
+    }
+    if (am_buf_size(&s->out) == 0 && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->has_trailers && s->ntrailers > 0) {
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(session, stream_id, s->trailers,
+                                   s->ntrailers);
+        }
+        return (ssize_t)n;
+    }
+    if (n == 0) {
+        s->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return (ssize_t)n;
+}
+
+/* Response side: called by the bridge with the app's events. */
+
+/* Copy app headers into s->nvbuf as lowercase nghttp2_nv entries after the
+ * ones already there. Returns the number added or -1 with *err set. */
+static int
+h2_build_nv(am_http2_stream_t *s, const am_header_t *headers, size_t n,
+            nghttp2_nv *nv, size_t max, const char **err, int *has_date,
+            int *has_server, int *has_length)
+{
+    size_t i, j, k = 0, off;
+
+    for (i = 0; i < n; i++) {
+        const am_header_t *hd = &headers[i];
+
+        /* Uppercase is lowercased below. */
+        if (am_request_check_field(hd, err) != AM_OK) {
+            *err = "invalid header name or value"; /* HTTP/2's wording */
+            return -1;
+        }
+        /* RFC 9113 §8.2.2. */
+        if (am_http_token_is(am_http_token_find(hd->name, hd->name_len),
+                             AM_HTTP_TOKEN_CONN_SPECIFIC)) {
+            continue;
+        }
+        if (k >= max) {
+            *err = "too many headers";
+            return -1;
+        }
+        off = s->nvbuf.len;
+        am_buf_reserve(&s->nvbuf, hd->name_len + hd->value_len);
+        for (j = 0; j < hd->name_len; j++) {
+            char ch = hd->name[j];
+
+            s->nvbuf.data[off + j] = (ch >= 'A' && ch <= 'Z') ? ch | 0x20 : ch;
+        }
+        memcpy(s->nvbuf.data + off + hd->name_len, hd->value, hd->value_len);
+        s->nvbuf.len += hd->name_len + hd->value_len;
+        /* Offsets for now: nvbuf may still move. */
+        nv[k].name = (uint8_t *)(uintptr_t)off;
+        nv[k].namelen = hd->name_len;
+        nv[k].value = (uint8_t *)(uintptr_t)(off + hd->name_len);
+        nv[k].valuelen = hd->value_len;
+        nv[k].flags =
+            NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+        if (has_date && hd->name_len == 4 &&
+            strncasecmp(hd->name, "date", 4) == 0) {
+            *has_date = 1;
+        } else if (has_server && hd->name_len == 6 &&
+                   strncasecmp(hd->name, "server", 6) == 0) {
+            *has_server = 1;
+        } else if (has_length && hd->name_len == 14 &&
+                   strncasecmp(hd->name, "content-length", 14) == 0) {
+            *has_length = 1;
+        }
+        k++;
+    }
+    return (int)k;
+}
+
+static void
+h2_fix_nv(am_http2_stream_t *s, nghttp2_nv *nv, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) {
+            nv[i].name = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].name;
+            nv[i].value = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].value;
+            nv[i].flags = NGHTTP2_NV_FLAG_NONE; /* nghttp2 copies */
+        }
+    }
+}
+
+/* The response head is kept until the first body event, so a body-less
+ * response ends the stream in its HEADERS frame and a single-shot body gets
+ * a content-length. */
+static int
+h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
+              int trailers, const char **err)
+{
+    am_http2_stream_t *s = stream;
+    nghttp2_nv *nv;
+    int k, has_date = 0, has_server = 0, has_length = 0;
+
+    if (s->h2->c->closed) {
+        return AM_ERROR;
+    }
+    if (am_request_check_status(status, err) != AM_OK) {
+        return AM_DECLINED;
+    }
+    nv = am_alloc((n + 4) * sizeof(*nv));
+    s->nvbuf.pos = s->nvbuf.len = 0;
+    k = h2_build_nv(s, headers, n, nv + 1, n, err, &has_date, &has_server,
+                    &has_length);
+    if (k < 0) {
+        free(nv);
+        return AM_DECLINED;
+    }
+    s->status = status;
+    s->has_trailers = trailers ? 1 : 0;
+    /* Kept until the first body event decides END_STREAM and length. */
+    free(s->head_nv);
+    s->head_nv = nv;
+    s->nhead = (size_t)k + 1;
+    (void)has_length;
+    am_http2_stream_set_state(s, AM_HTTP2_STREAM_OPEN);
+    s->rst_after_eof = 0;
+    {
+        char line[64];
+        int len = snprintf(line, sizeof(line), "%d", status);
+        size_t off = s->nvbuf.len;
+
+        am_buf_append(&s->nvbuf, line, (size_t)len);
+        nv[0].name = (uint8_t *)":status";
+        nv[0].namelen = 7;
+        nv[0].value = (uint8_t *)(uintptr_t)off;
+        nv[0].valuelen = (size_t)len;
+        nv[0].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE; /* fixed up later */
+        if (!has_date) {
+            const char *d = am_http_date();
+
+            off = s->nvbuf.len;
+            am_buf_append(&s->nvbuf, d, strlen(d));
+            nv[s->nhead].name = (uint8_t *)"date";
+            nv[s->nhead].namelen = 4;
+            nv[s->nhead].value = (uint8_t *)(uintptr_t)off;
+            nv[s->nhead].valuelen = strlen(d);
+            nv[s->nhead].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+            s->nhead++;
+        }
+        if (!has_server && am_ctx.conf->server_header) {
+            nv[s->nhead].name = (uint8_t *)"server";
+            nv[s->nhead].namelen = 6;
+            nv[s->nhead].value = (uint8_t *)"asgimaster";
+            nv[s->nhead].valuelen = 10;
+            nv[s->nhead].flags = NGHTTP2_NV_FLAG_NONE;
+            s->nhead++;
+        }
+    }
+    return AM_OK;
+}
+
+static void
+h2_fix_head_nv(am_http2_stream_t *s, nghttp2_nv *nv, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_VALUE) {
+            if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) {
+                nv[i].name = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].name;
+            }
+            nv[i].value = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].value;
+        }
+        nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+}
+
+static int
+h2_submit_head(am_http2_stream_t *s, size_t first_len, int more)
+{
+    am_http2_t *h2 = s->h2;
+    nghttp2_data_provider prd;
+    nghttp2_nv *nv = s->head_nv;
+    size_t n = s->nhead;
+    char cl[32];
+    int rv, no_body;
+
+    s->head_nv = NULL;
+    s->nhead = 0;
+    no_body = s->is_head || s->status == 204 || s->status == 304;
+    if (!more && !no_body && !s->has_trailers) {
+        /* A single-shot body: tell its length. */
+        size_t i, have = 0;
+
+        for (i = 1; i < n; i++) {
+            if (!(nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) &&
+                nv[i].namelen == 14 &&
+                memcmp(nv[i].name, "content-length", 14) == 0) {
+                have = 1;
+            }
+        }
+        for (i = 1; i < n && !have; i++) {
+            if ((nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) &&
+                nv[i].namelen == 14 &&
+                memcmp(s->nvbuf.data + (uintptr_t)nv[i].name, "content-length",
+                       14) == 0) {
+                have = 1;
+            }
+        }
+        if (!have) {
+            int len = snprintf(cl, sizeof(cl), "%zu", first_len);
+
+            nv = am_realloc(nv, (n + 1) * sizeof(*nv));
+            nv[n].name = (uint8_t *)"content-length";
+            nv[n].namelen = 14;
+            nv[n].value = (uint8_t *)cl;
+            nv[n].valuelen = (size_t)len;
+            nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+            n++;
+        }
+    }
+    h2_fix_head_nv(s, nv, n);
+    am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_BODY);
+    if (no_body || (!more && first_len == 0 && !s->has_trailers)) {
+        rv = nghttp2_submit_response(h2->session, s->id, nv, n, NULL);
+        am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
+        if (!s->body_done) {
+            s->rst_after_eof = 1;
+        }
+    } else {
+        prd.source.ptr = s;
+        prd.read_callback = am_http2_response_read;
+        rv = nghttp2_submit_response(h2->session, s->id, nv, n, &prd);
+    }
+    free(nv);
+    s->nvbuf.pos = s->nvbuf.len = 0;
+    if (rv != 0) {
+        am_connlog(AM_LOG_ALERT, 0, h2->c->id, (uint32_t)s->id,
+                   "nghttp2_submit_response(): %s", nghttp2_strerror(rv));
+        return AM_ERROR;
+    }
+    am_http2_schedule(h2);
+    return AM_OK;
+}
+
+static int
+h2_resp_body(void *stream, const char *data, size_t len, int more)
+{
+    am_http2_stream_t *s = stream;
+    am_http2_t *h2 = s->h2;
+    int no_body;
+
+    if (h2->c->closed) {
+        return AM_ERROR;
+    }
+    no_body = s->is_head || s->status == 204 || s->status == 304;
+    if (s->state == AM_HTTP2_STREAM_OPEN) {
+        if (h2_submit_head(s, len, more) != AM_OK) {
+            return AM_ERROR;
+        }
+        if (s->state == AM_HTTP2_STREAM_SEND_FINAL) {
+            s->resp_sent += len;
+            return AM_OK;
+        }
+    }
+    if (!no_body && len > 0) {
+        if (am_buf_size(&s->out) == 0) {
+            am_timer_add(&s->write_timer, am_ctx.conf->timeout_write);
+        }
+        am_buf_append(&s->out, data, len);
+    }
+    s->resp_sent += len;
+    if (!more) {
+        am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
+        if (!s->body_done) {
+            s->rst_after_eof = 1;
+        }
+    }
+    if (s->deferred) {
+        s->deferred = 0;
+        nghttp2_session_resume_data(h2->session, s->id);
+    }
+    am_http2_schedule(h2);
+    if (more && am_buf_size(&s->out) > am_ctx.conf->limit_write_buffer) {
+        s->waiting = 1;
+        return AM_AGAIN;
+    }
+    return AM_OK;
+}
+
+static int
+h2_resp_trailers(void *stream, const am_header_t *headers, size_t n, int more,
+                 const char **err)
+{
+    am_http2_stream_t *s = stream;
+    nghttp2_nv *nv;
+    int k;
+
+    if (s->h2->c->closed) {
+        return AM_ERROR;
+    }
+    if (s->state == AM_HTTP2_STREAM_OPEN) {
+        if (h2_submit_head(s, 0, 1) != AM_OK) {
+            return AM_ERROR;
+        }
+    }
+    nv = am_alloc((s->ntrailers + n + 1) * sizeof(*nv));
+    if (s->ntrailers) {
+        memcpy(nv, s->trailers, s->ntrailers * sizeof(*nv));
+    }
+    k = h2_build_nv(s, headers, n, nv + s->ntrailers, n, err, NULL, NULL, NULL);
+    if (k < 0) {
+        free(nv);
+        return AM_DECLINED;
+    }
+    free(s->trailers);
+    s->trailers = nv;
+    s->ntrailers += (size_t)k;
+    if (!more) {
+        h2_fix_nv(s, s->trailers, s->ntrailers);
+        am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
+        if (s->deferred) {
+            s->deferred = 0;
+            nghttp2_session_resume_data(s->h2->session, s->id);
+        }
+        am_http2_schedule(s->h2);
+    }
+    return AM_OK;
+}
+
+static void
+h2_resp_consumed(void *stream, size_t n)
+{
+    am_http2_stream_t *s = stream;
+
+    if (s->h2->c->closed) {
+        return;
+    }
+    if (n == 0) {
+        /* receive() waits: the client has timeouts.body_read to send. */
+        if (!s->body_done) {
+            am_timer_add(&s->body_timer, am_ctx.conf->timeout_body_read);
+        }
+        return;
+    }
+    n = am_min(n, s->unconsumed);
+    s->unconsumed -= n;
+    nghttp2_session_consume(s->h2->session, s->id, n);
+    am_http2_schedule(s->h2);
+}
+
+static void
+h2_resp_finish(void *stream, int complete)
+{
+    am_http2_stream_t *s = stream;
+    am_http2_t *h2 = s->h2;
+
+    if (s->req) {
+        am_asgi_request_release(s->req);
+        s->req = NULL;
+    }
+    if (h2->c->closed) {
+        return;
+    }
+    if (!complete) {
+        /* The app failed after starting: this stream only. */
+        am_http2_stream_log(s, s->status ? s->status : 500);
+        nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    } else {
+        am_http2_stream_log(s, s->status);
+    }
+    if (s->unconsumed > 0) {
+        nghttp2_session_consume(h2->session, s->id, s->unconsumed);
+        s->unconsumed = 0;
+    }
+    am_http2_schedule(h2);
+}

@@ -1,0 +1,267 @@
+/* worker/http2_stream.c: the life of an HTTP/2 stream: creation and
+ * destruction, the timeouts that cancel a stalled stream, the
+ * protocol-neutral head built from its pseudo-headers (RFC 9113 §8.3.1)
+ * and the request-done record.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "common/forwarded.h"
+#include "common/log.h"
+#include "common/stats.h"
+#include "worker/connlog.h"
+#include "worker/ctx.h"
+#include "worker/http2_conn.h"
+#include "worker/request.h"
+
+/* A stream the client stalls: RST_STREAM CANCEL (RFC 9113 §8.1), the app
+ * sees http.disconnect, the other streams go on. */
+static void
+h2_stream_cancel(am_http2_stream_t *s, const char *what)
+{
+    am_connlog(AM_LOG_INFO, 0, s->h2->c->id, (uint32_t)s->id,
+               "client timed out %s", what);
+    nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                              NGHTTP2_CANCEL);
+    am_http2_schedule(s->h2);
+}
+
+/* timeouts.write: the stream's response bytes make no progress because the
+ * client keeps its flow-control window shut. */
+static void
+h2_on_write_timeout(am_timer_t *t)
+{
+    h2_stream_cancel(t->data, "reading the response");
+}
+
+/* timeouts.body_read: the app waits for request body that the client does
+ * not send, with the window open (the HTTP/2 form of a slow body). */
+void
+am_http2_stream_set_state(am_http2_stream_t *s, am_http2_stream_state_t state)
+{
+    if (state < s->state || state > AM_HTTP2_STREAM_SEND_FINAL) {
+        am_connlog(AM_LOG_ALERT, 0, s->h2->c->id, (uint32_t)s->id,
+                   "http2: bad stream state %d -> %d", (int)s->state,
+                   (int)state);
+        abort();
+    }
+    s->state = state;
+}
+
+static void
+h2_on_body_timeout(am_timer_t *t)
+{
+    h2_stream_cancel(t->data, "sending the body");
+}
+
+am_http2_stream_t *
+am_http2_stream_create(am_http2_t *h2, int32_t id)
+{
+    am_http2_stream_t *s = am_calloc(1, sizeof(*s));
+
+    s->id = id;
+    s->h2 = h2;
+    s->method = s->path = s->scheme = s->authority = -1;
+    s->start_time = time(NULL);
+    s->start_msec = am_now_msec();
+    s->body_timer.handler = h2_on_body_timeout;
+    s->body_timer.data = s;
+    s->write_timer.handler = h2_on_write_timeout;
+    s->write_timer.data = s;
+    s->next = h2->streams;
+    if (h2->streams) {
+        h2->streams->prev = s;
+    }
+    h2->streams = s;
+    h2->nstreams++;
+    if (am_stats_self != NULL) {
+        am_stats_self->streams++;
+    }
+    am_timer_del(&h2->c->read_timer);
+    return s;
+}
+
+void
+am_http2_stream_destroy(am_http2_stream_t *s)
+{
+    am_http2_t *h2 = s->h2;
+
+    am_timer_del(&s->body_timer);
+    am_timer_del(&s->write_timer);
+    if (s->req) {
+        am_asgi_request_release(s->req);
+        s->req = NULL;
+    }
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else {
+        h2->streams = s->next;
+    }
+    if (s->next) {
+        s->next->prev = s->prev;
+    }
+    am_buf_free(&s->head);
+    am_buf_free(&s->out);
+    am_buf_free(&s->nvbuf);
+    free(s->fields);
+    free(s->head_nv);
+    free(s->trailers);
+    free(s);
+    h2->nstreams--;
+    if (am_stats_self != NULL) {
+        am_stats_self->streams--;
+    }
+    if (h2->nstreams == 0 && !h2->c->closed && !am_ctx.stopping) {
+        am_timer_add(&h2->c->read_timer, am_ctx.conf->timeout_h2_idle);
+    }
+}
+
+static const char *
+h2_field(am_http2_stream_t *s, int32_t i, size_t *len)
+{
+    if (i < 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = s->fields[i].value_len;
+    return s->head.data + s->fields[i].value_off;
+}
+
+void
+am_http2_stream_log(am_http2_stream_t *s, int status)
+{
+    am_request_done_t r = {
+        .proto = AM_STATS_H2,
+        .protocol = "HTTP/2.0",
+        .status = status,
+        .body_bytes = s->resp_sent,
+        .start_time = s->start_time,
+        .start_msec = s->start_msec,
+        .head = s->head.data,
+        .fields = s->fields,
+        .nfields = s->nfields,
+    };
+
+    if (s->logged) {
+        return;
+    }
+    s->logged = 1;
+    r.method = h2_field(s, s->method, &r.method_len);
+    r.target = h2_field(s, s->path, &r.target_len);
+    am_request_done(s->h2->c, &r);
+}
+
+/* RFC 9113 §8.3.1: build the ASGI head from pseudo-headers. */
+int
+am_http2_stream_start(am_http2_t *h2, am_http2_stream_t *s)
+{
+    am_conn_t *c = h2->c;
+    am_header_t stack[64], *headers;
+    am_asgi_head_t head;
+    const char *path, *q, *v;
+    size_t path_len, len, i, n = 0, ncookie = 0;
+    int has_host = 0;
+    am_buf_t cookie = { 0 };
+    am_forwarded_out_t fwd;
+
+    memset(&head, 0, sizeof(head));
+    head.method = h2_field(s, s->method, &head.method_len);
+    path = h2_field(s, s->path, &path_len);
+    if (head.method == NULL) {
+        return 400;
+    }
+    if (path == NULL) {
+        /* CONNECT (RFC 9113 §8.5): the authority is the target. */
+        path = h2_field(s, s->authority, &path_len);
+        if (path == NULL) {
+            return 400;
+        }
+    }
+    q = memchr(path, '?', path_len);
+    head.path = path;
+    head.path_len = q ? (size_t)(q - path) : path_len;
+    head.query = q ? q + 1 : "";
+    head.query_len = q ? path_len - head.path_len - 1 : 0;
+    v = h2_field(s, s->scheme, &len);
+    /* :scheme as the client sent it (RFC 9113 §8.3.1); a PROXY v2 header
+     * that says the client used TLS wins over a proxy's cleartext hop. */
+    head.scheme = (v && len == 5 && memcmp(v, "https", 5) == 0) ? "https"
+                  : c->proxy_ssl                                ? "https"
+                  : (c->tls != NULL && v == NULL)               ? "https"
+                                                                : "http";
+    head.http_version = "2";
+
+    headers = s->nfields + 2 <= am_nitems(stack)
+                  ? stack
+                  : am_alloc((s->nfields + 2) * sizeof(*headers));
+    for (i = 0; i < s->nfields; i++) {
+        am_field_t *f = &s->fields[i];
+        const char *name = s->head.data + f->name_off;
+
+        if (f->name_len > 0 && name[0] == ':') {
+            continue;
+        }
+        if (f->name_len == 6 && memcmp(name, "cookie", 6) == 0) {
+            /* RFC 9113 §8.2.3: crumbs are joined with "; ". */
+            if (ncookie++ > 0) {
+                am_buf_append(&cookie, "; ", 2);
+            }
+            am_buf_append(&cookie, s->head.data + f->value_off, f->value_len);
+            continue;
+        }
+        if (f->name_len == 4 && memcmp(name, "host", 4) == 0) {
+            has_host = 1;
+        }
+        headers[n].name = name;
+        headers[n].name_len = f->name_len;
+        headers[n].value = s->head.data + f->value_off;
+        headers[n].value_len = f->value_len;
+        n++;
+    }
+    if (ncookie > 0) {
+        headers[n].name = "cookie";
+        headers[n].name_len = 6;
+        /* One empty crumb leaves the buffer unallocated. */
+        headers[n].value = cookie.data ? cookie.data + cookie.pos : "";
+        headers[n].value_len = am_buf_size(&cookie);
+        n++;
+    }
+    /* RFC 9113 §8.3.1: :authority stands for Host. */
+    if (!has_host && s->authority >= 0) {
+        memmove(headers + 1, headers, n * sizeof(*headers));
+        headers[0].name = "host";
+        headers[0].name_len = 4;
+        headers[0].value = h2_field(s, s->authority, &headers[0].value_len);
+        n++;
+    }
+    head.headers = headers;
+    head.nheaders = n;
+    head.client_host = c->listen->family == AF_UNIX ? NULL : c->client_host;
+    head.client_port = c->client_port;
+    if (c->listen->family == AF_UNIX) {
+        head.server_host = c->listen->path;
+        head.server_port = -1;
+    } else {
+        head.server_host = c->server_host;
+        head.server_port = c->server_port;
+    }
+    head.has_body = !s->body_done;
+    head.trailers_allowed = 1; /* RFC 9113 §8.1: always possible */
+    head.tls = c->tls;
+    am_request_apply_forwarded(c, &head, &fwd);
+    s->is_head = head.method_len == 4 && memcmp(head.method, "HEAD", 4) == 0;
+
+    s->req = am_asgi_request_create(&head, &am_http2_response_ops, s, c->id,
+                                    (uint32_t)s->id);
+    if (headers != stack) {
+        free(headers);
+    }
+    am_buf_free(&cookie);
+    return s->req ? 0 : 500;
+}
