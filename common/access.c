@@ -334,7 +334,10 @@ access_put_json_bare(access_out_t *o, const char *s)
             *o->p++ = '\\';
             *o->p++ = (char)*u;
         } else if (*u < 0x20 || *u > 0x7e) {
-            memcpy(esc, "\\u00", 4);
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
             esc[4] = hex[*u >> 4];
             esc[5] = hex[*u & 0xf];
             access_put(o, esc, 6);

@@ -78,13 +78,13 @@ enum {
 
 struct am_cli_flag_s {
     const char *name; /* long name without "--" */
-    int short_name;   /* 'b', or 0 */
-    int arg;          /* CLI_ARG_* */
-    cli_action_t action;
     const char *key;  /* the config key, or CLI_CHOICE's values */
     const char *meta; /* the value's name in --help */
     const char *help; /* NULL: not listed in --help */
-    int origin;       /* CLI_OURS or CLI_PEER */
+    int short_name;   /* 'b', or 0 */
+    int arg;          /* CLI_ARG_* */
+    cli_action_t action;
+    int origin; /* CLI_OURS or CLI_PEER */
 };
 
 /* The listener flags of one source (environment or command line). */
@@ -109,27 +109,25 @@ static int cli_apply_listen(am_conf_t *conf, const cli_listen_t *ls, char *err,
                             size_t size);
 static int cli_fd_address(const char *v, char *buf, size_t bufsize, char *err,
                           size_t size);
+static void cli_unknown(const char *typed) __attribute__((noreturn));
 
+/* A row in the order of the columns below (designated: the struct's
+ * fields are in the order that packs them). */
+#define ROW(n, s, a, act, k, m, h, o)                                          \
+    {                                                                          \
+        .name = (n), .key = (k), .meta = (m), .help = (h), .short_name = (s),  \
+        .arg = (a), .action = (act), .origin = (o)                             \
+    }
 #define KEY(n, s, k, meta, help)                                               \
-    {                                                                          \
-        n, s, CLI_ARG_REQUIRED, CLI_KEY, k, meta, help, CLI_OURS               \
-    }
+    ROW(n, s, CLI_ARG_REQUIRED, CLI_KEY, k, meta, help, CLI_OURS)
 #define PEER(n, s, k)                                                          \
-    {                                                                          \
-        n, s, CLI_ARG_REQUIRED, CLI_KEY, k, NULL, NULL, CLI_PEER               \
-    }
+    ROW(n, s, CLI_ARG_REQUIRED, CLI_KEY, k, NULL, NULL, CLI_PEER)
 #define ACT(n, s, arg, act, meta, help)                                        \
-    {                                                                          \
-        n, s, arg, act, NULL, meta, help, CLI_OURS                             \
-    }
+    ROW(n, s, arg, act, NULL, meta, help, CLI_OURS)
 #define PEER_ACT(n, s, act)                                                    \
-    {                                                                          \
-        n, s, CLI_ARG_REQUIRED, act, NULL, NULL, NULL, CLI_PEER                \
-    }
+    ROW(n, s, CLI_ARG_REQUIRED, act, NULL, NULL, NULL, CLI_PEER)
 #define REFUSE(n, s, arg, why)                                                 \
-    {                                                                          \
-        n, s, arg, CLI_REFUSE, NULL, NULL, why, CLI_PEER                       \
-    }
+    ROW(n, s, arg, CLI_REFUSE, NULL, NULL, why, CLI_PEER)
 
 static const am_cli_flag_t cli_flags[] = {
     /* the command */
@@ -184,13 +182,13 @@ static const am_cli_flag_t cli_flags[] = {
         "import the app from DIR (first on sys.path)"),
     ACT("env-file", 0, CLI_ARG_REQUIRED, CLI_ENV_FILE, "FILE",
         "add the NAME=value lines of FILE to the workers' environment"),
-    { "factory", 0, CLI_ARG_NONE, CLI_BOOL, "factory", NULL,
-      "MODULE:ATTR is a factory that returns the app", CLI_OURS },
+    ROW("factory", 0, CLI_ARG_NONE, CLI_BOOL, "factory", NULL,
+        "MODULE:ATTR is a factory that returns the app", CLI_OURS),
     KEY("lifespan", 0, "lifespan", "MODE", "auto, on or off"),
     KEY("root-path", 0, "root_path", "PATH", "the ASGI root_path"),
     KEY("virtualenv", 0, "virtualenv", "DIR", "the virtualenv to import from"),
-    { "server-header", 0, CLI_ARG_NONE, CLI_BOOL, "server_header", NULL,
-      "send \"Server: asgimaster\" (--no-server-header: do not)", CLI_OURS },
+    ROW("server-header", 0, CLI_ARG_NONE, CLI_BOOL, "server_header", NULL,
+        "send \"Server: asgimaster\" (--no-server-header: do not)", CLI_OURS),
 
     /* limits and timeouts */
     KEY("timeout-keep-alive", 0, "timeouts.keepalive", "SECS",
@@ -207,16 +205,16 @@ static const am_cli_flag_t cli_flags[] = {
         "add up to N to each worker's limit-max-requests"),
 
     /* development */
-    { "reload", 0, CLI_ARG_NONE, CLI_BOOL, "reload", NULL,
-      "reload when a source file changes (development)", CLI_OURS },
-    { "reload-dir", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_dirs", "DIR",
-      "watch DIR (repeatable; default: chdir or the current directory)",
-      CLI_OURS },
-    { "reload-include", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_includes",
-      "GLOB", "reload on files matching GLOB (repeatable; default *.py)",
-      CLI_OURS },
-    { "reload-exclude", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_excludes",
-      "GLOB", "ignore files matching GLOB (repeatable)", CLI_OURS },
+    ROW("reload", 0, CLI_ARG_NONE, CLI_BOOL, "reload", NULL,
+        "reload when a source file changes (development)", CLI_OURS),
+    ROW("reload-dir", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_dirs", "DIR",
+        "watch DIR (repeatable; default: chdir or the current directory)",
+        CLI_OURS),
+    ROW("reload-include", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_includes",
+        "GLOB", "reload on files matching GLOB (repeatable; default *.py)",
+        CLI_OURS),
+    ROW("reload-exclude", 0, CLI_ARG_REQUIRED, CLI_LIST, "reload_excludes",
+        "GLOB", "ignore files matching GLOB (repeatable)", CLI_OURS),
     KEY("reload-delay", 0, "reload_delay", "SECS",
         "reload once the files were quiet for SECS (default 0.25s: 250ms)"),
 
@@ -239,17 +237,17 @@ static const am_cli_flag_t cli_flags[] = {
     KEY("umask", 0, "umask", "MODE", "the master's umask"),
 
     /* Uvicorn's choices of implementation: asgimaster has one of each. */
-    { "loop", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto|asyncio", NULL,
-      "asgimaster runs asyncio over its own epoll loop: --loop takes only "
-      "auto or asyncio",
-      CLI_OURS },
-    { "http", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto", NULL,
-      "asgimaster parses HTTP itself: --http takes only auto", CLI_OURS },
-    { "ws", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto|none", NULL,
-      "--ws takes only auto or none", CLI_OURS },
-    { "interface", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto|asgi3", NULL,
-      "asgimaster serves ASGI 3 apps: --interface takes only auto or asgi3",
-      CLI_OURS },
+    ROW("loop", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto|asyncio", NULL,
+        "asgimaster runs asyncio over its own epoll loop: --loop takes only "
+        "auto or asyncio",
+        CLI_OURS),
+    ROW("http", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto", NULL,
+        "asgimaster parses HTTP itself: --http takes only auto", CLI_OURS),
+    ROW("ws", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto|none", NULL,
+        "--ws takes only auto or none", CLI_OURS),
+    ROW("interface", 0, CLI_ARG_REQUIRED, CLI_CHOICE, "auto|asgi3", NULL,
+        "asgimaster serves ASGI 3 apps: --interface takes only auto or asgi3",
+        CLI_OURS),
 
     /* Gunicorn's and Hypercorn's spellings of the same keys */
     PEER_ACT("certfile", 0, CLI_TLS_CERT),
@@ -814,8 +812,6 @@ cli_apply_one(am_conf_t *conf, const am_cli_arg_t *a, cli_listen_t *ls,
 
     switch (f->action) {
     case CLI_KEY:
-        return cli_set(conf, a, f->key, v, err, size);
-
     case CLI_BOOL:
         return cli_set(conf, a, f->key, v, err, size);
 
@@ -952,7 +948,7 @@ cli_apply_one(am_conf_t *conf, const am_cli_arg_t *a, cli_listen_t *ls,
 static int
 cli_fd_address(const char *v, char *buf, size_t bufsize, char *err, size_t size)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = { 0 };
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN], *end;
     int accepting = 0;
