@@ -237,9 +237,9 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
             continue;
         }
         stats_printf(&r,
-                     "asgimaster_worker_rss_bytes{slot=\"%zu\",pid=\"%d\"} "
+                     "asgimaster_worker_rss_bytes{slot=\"%d\",pid=\"%d\"} "
                      "%llu\n",
-                     i, (int)pid,
+                     (int)w->slot, (int)pid,
                      (unsigned long long)(rss_of != NULL ? rss_of(pid) : 0));
     }
 

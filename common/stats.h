@@ -31,6 +31,7 @@ extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
 typedef struct am_worker_stats_s {
     volatile int64_t heartbeat_msec; /* CLOCK_MONOTONIC ms, each loop turn */
     volatile int32_t pid;            /* 0: slot free */
+    volatile int32_t slot;           /* the worker's slot, as in the log */
     volatile uint32_t generation;
     volatile int32_t in_use;
     volatile int32_t ready;
@@ -54,6 +55,11 @@ typedef struct am_stats_s {
     volatile uint64_t worker_exits[4]; /* normal, crash, killed, boot failure */
     volatile uint64_t reloads[2];      /* ok, failed */
     volatile uint64_t generation;      /* current */
+    /* Set by the first worker that logs why it could not boot (import
+     * error, lifespan startup): the others of the generation only report
+     * the one-line reason, which the master logs once. Cleared by the
+     * master for each new generation. */
+    volatile uint32_t boot_traceback;
     /* The counters of exited workers (am_stats_retire()), so sums never
      * go backwards when a worker is replaced. Gauges stay 0 here. */
     am_worker_stats_t retired;
