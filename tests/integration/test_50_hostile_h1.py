@@ -16,14 +16,13 @@ SPDX-License-Identifier: BSD-2-Clause
 
 import json
 import socket
-import ssl
 
 import pytest
 
 from h2util import GOAWAY, PROTOCOL_ERROR
 from hostile import (
-    check_alive, check_rss, closed, counts, h1, send_watching, start,
-    wait_metric, wait_readable, worker_rss)
+    answered, check_alive, check_rss, closed, counts, h1, send_watching,
+    start, wait_metric, wait_readable, worker_rss)
 from httpraw import IncompleteResponse, LAST_CHUNK, request
 
 pytestmark = pytest.mark.am_timeout(60)
@@ -251,29 +250,6 @@ GARBAGE = {
     "preface-bad-tail": (b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n",
                          ("h2", PROTOCOL_ERROR)),
 }
-
-
-def answered(c):
-    """The server has answered (bytes or EOF). On TLS only application
-    data counts: a TLS 1.3 server sends its session tickets after the
-    handshake, which makes the socket readable with no answer in it."""
-    if not wait_readable(c.sock, 0):
-        return False
-    if not isinstance(c.sock, ssl.SSLSocket):
-        return True
-    timeout = c.sock.gettimeout()
-    c.sock.setblocking(False)
-    try:
-        data = c.sock.recv(65536)
-    except ssl.SSLWantReadError:
-        return False    # TLS records without application data
-    except OSError:
-        return True     # reset or TLS alert: the server closed
-    finally:
-        c.sock.settimeout(timeout)
-    c.buf += data
-    c.eof = not data
-    return True
 
 
 def verdict(c):
