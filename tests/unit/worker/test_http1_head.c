@@ -506,7 +506,7 @@ TEST(chunked_body_limit)
                         "Transfer-Encoding: chunked\r\n\r\n"
                         "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n"),
               413);
-    am_ctx.conf->limit_body_size = 100 * 1024 * 1024;
+    am_ctx.conf->limit_body_size = (size_t)100 * 1024 * 1024;
 }
 
 /* Issue 10 items 1-8, each refused (or served) the same however the
