@@ -73,7 +73,7 @@ void
 am_asgi_request_body(am_asgi_request_t *r, const char *data, size_t len,
                      int more)
 {
-    if (seen.body_len + len < sizeof(seen.body)) {
+    if (len > 0 && seen.body_len + len < sizeof(seen.body)) {
         memcpy(seen.body + seen.body_len, data, len);
         seen.body_len += len;
     }
