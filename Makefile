@@ -28,7 +28,7 @@ CFLAGS_BASE := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wpointer-arith -Wstrict-prototypes -fno-strict-aliasing \
                -D_GNU_SOURCE -I. -MMD -MP
 CFLAGS      += $(CFLAGS_BASE) $(SAN)
-LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto -lz $(PY_LDFLAGS)
+LDLIBS      := -lyaml -lnghttp2 -lssl -lcrypto -lz $(PY_LDFLAGS)
 
 MASTER_SRC  := $(wildcard master/*.c) $(wildcard common/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
@@ -94,7 +94,7 @@ UNIT_LIBS_common := -lyaml
 UNIT_OBJ_worker  := $(addprefix $(BUILD)/worker/,h1_parser.o utf8.o \
                       ws_frame.o ws_message.o ws_deflate.o ws_handshake.o) \
                     $(COMMON_OBJ)
-UNIT_LIBS_worker := -lyaml -lz -lcrypto -lhttp_parser
+UNIT_LIBS_worker := -lyaml -lz -lcrypto
 unit_dir = $(firstword $(subst /, ,$(1)))
 
 .SECONDEXPANSION:
@@ -109,8 +109,8 @@ COMMON_SRC_FOR_FUZZ := $(wildcard common/*.c)
 
 # Worker tests of the request layer link the HTTP vocabulary, the request
 # layer and the log prefix too (no ASGI bridge: each test fakes what it
-# does not link); the HTTP/1.1 head test drives the real parser callbacks,
-# the HTTP/2 stream test nghttp2.
+# does not link); the HTTP/1.1 head test drives the request side over the
+# real parser (worker/h1_parser.c), the HTTP/2 stream test nghttp2.
 WORKER_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http.o request.o ctx.o connlog.o)
 WORKER_UNIT_BIN := $(addprefix $(BUILD)/tests/unit/worker/,test_http \
                      test_request test_http1_head test_http2_stream)
@@ -140,13 +140,14 @@ $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c \
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/accept.c worker/conn.c worker/connlog.c worker/ctx.c \
                  worker/http.c worker/request.c worker/http1_request.c \
+                 worker/h1_parser.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \
                  worker/http2_stream.c worker/http2_response.c \
                  worker/event.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
-	    -lhttp_parser -lnghttp2 -lyaml
+	    -lnghttp2 -lyaml
 # The HTTP/1.1 request parser, differential on segmentation.
 $(BUILD)/fuzz/fuzz_h1_parser: tests/fuzz/fuzz_h1_parser.c worker/h1_parser.c
 	@mkdir -p $(dir $@)

@@ -115,6 +115,11 @@ typedef struct am_conf_s {
     size_t limit_write_buffer; /* 256KiB of response output queued before
                                   send() waits for the socket */
     size_t limit_connections;  /* per worker, default 10000 */
+    /* issue 10: chunk-ext bytes per request (all chunk lines), 4KiB: more
+     * -> 400; the bytes/s a request body must average once
+     * timeouts.body_read has passed since its head, 500: less -> 408 */
+    size_t limit_chunk_extensions;
+    size_t limit_body_min_rate;
 
     /* http2 (RFC 9113 §6.5.2 SETTINGS we advertise) */
     size_t h2_max_concurrent_streams; /* 100 */

@@ -107,6 +107,10 @@ const am_conf_key_t am_conf_keys[] = {
       1 * GiB, "256KiB", 1 },
     { "limits.connections", S, AM_CONF_COUNT, CONF(limit_connections), 1,
       1000000, "10000", 1 },
+    { "limits.chunk_extensions", S, AM_CONF_SIZE, CONF(limit_chunk_extensions),
+      0, 16 * MiB, "4KiB", 1 },
+    { "limits.body_min_rate", S, AM_CONF_SIZE, CONF(limit_body_min_rate), 0,
+      1 * GiB, "500", 1 },
 
     /* http2: the SETTINGS we advertise (RFC 9113 §6.5.2) */
     { "http2", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },

@@ -24,6 +24,22 @@ enum {
     AM_STATS_PROTOS
 };
 
+/* Why a worker ended a connection (or an HTTP/2 stream) for abuse rather
+ * than for an ordinary error: asgimaster_connections_abuse_total{cause}.
+ * One enum, one name table (am_stats_abuse_names in stats.c); a protocol
+ * adds a cause here and counts it with am_stats_abuse(). */
+typedef enum {
+    AM_STATS_ABUSE_HEADER_TIMEOUT = 0, /* head not complete in header_read */
+    AM_STATS_ABUSE_BODY_TOO_SLOW,      /* body under limits.body_min_rate */
+    AM_STATS_ABUSE_CHUNK_EXTENSIONS,   /* over limits.chunk_extensions */
+    AM_STATS_ABUSE_RESET_BUDGET,       /* HTTP/2: http2.reset_budget spent */
+    AM_STATS_ABUSE_EMPTY_FRAMES,       /* HTTP/2: http2.empty_frame_budget */
+    AM_STATS_ABUSE_CONTINUATION_FLOOD, /* HTTP/2: CONTINUATION flood */
+    AM_STATS_ABUSE_CAUSES
+} am_stats_abuse_t;
+
+extern const char *const am_stats_abuse_names[AM_STATS_ABUSE_CAUSES];
+
 /* Request duration histogram upper bounds, seconds (Prometheus "le"). */
 #define AM_STATS_BUCKETS 12
 extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
@@ -46,6 +62,8 @@ typedef struct am_worker_stats_s {
     volatile int64_t streams;     /* open HTTP/2 streams now */
     volatile uint64_t connections_total;
     volatile uint64_t requests_total; /* for max_requests */
+    /* connections (or streams) ended for abuse, by cause */
+    volatile uint64_t abuse[AM_STATS_ABUSE_CAUSES];
 } am_worker_stats_t;
 
 typedef struct am_stats_s {
@@ -79,6 +97,10 @@ uint64_t am_stats_rss(pid_t pid);
 
 /* Record one finished request (called by the protocols). */
 void am_stats_request(int proto, int status, double seconds);
+
+/* Count one connection (or stream) ended for abuse (called by the
+ * protocols; a no-op outside a worker). */
+void am_stats_abuse(am_stats_abuse_t cause);
 
 /* Master: fold the counters of slot index into s->retired and clear the
  * slot for the next worker. */

@@ -13,7 +13,7 @@
 
 set -euo pipefail
 
-BUILD_PKGS=(gcc make pkg-config libnghttp2-dev libssl-dev libhttp-parser-dev
+BUILD_PKGS=(gcc make pkg-config libnghttp2-dev libssl-dev
     libyaml-dev python3-dev zlib1g-dev)
 TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-hpack
     python3-hyperframe python3-starlette python3-fastapi python3-pydantic

@@ -121,6 +121,8 @@ static const char full_yaml[] =
     "  body_buffer: 1MiB\n"
     "  write_buffer: 2M\n"
     "  connections: 500\n"
+    "  chunk_extensions: 2KiB\n"
+    "  body_min_rate: 1KiB\n"
     "timeouts:\n"
     "  keepalive: 250ms\n"
     "  header_read: 2\n"
@@ -262,6 +264,8 @@ TEST(full_file_every_key)
     ASSERT_EQ(c->limit_body_buffer, 1024 * 1024);
     ASSERT_EQ(c->limit_write_buffer, 2000000);
     ASSERT_EQ(c->limit_connections, 500);
+    ASSERT_EQ(c->limit_chunk_extensions, 2048);
+    ASSERT_EQ(c->limit_body_min_rate, 1024);
 
     ASSERT_EQ(c->timeout_keepalive, 250);
     ASSERT_EQ(c->timeout_header_read, 2000);
@@ -331,6 +335,8 @@ TEST(defaults)
     ASSERT_EQ(c->limit_body_buffer, 64 * 1024);
     ASSERT_EQ(c->limit_write_buffer, 256 * 1024);
     ASSERT_EQ(c->limit_connections, 10000);
+    ASSERT_EQ(c->limit_chunk_extensions, 4096);
+    ASSERT_EQ(c->limit_body_min_rate, 500);
     ASSERT_EQ(c->timeout_keepalive, 5000);
     ASSERT_EQ(c->timeout_header_read, 10000);
     ASSERT_EQ(c->timeout_body_read, 60000);
