@@ -104,6 +104,8 @@ typedef struct am_conf_s {
     size_t limit_write_buffer; /* 256KiB of response output queued before
                                   send() waits for the socket */
     size_t limit_connections;  /* per worker, default 10000 */
+    /* bytes/s a body averages once timeout_body_read has passed; 0: off */
+    size_t limit_body_min_rate;
 
     /* http2 (RFC 9113 §6.5.2 SETTINGS we advertise) */
     size_t h2_max_concurrent_streams; /* 100 */
@@ -113,6 +115,11 @@ typedef struct am_conf_s {
     size_t h2_max_frame_size;    /* 16KiB (16384..16777215) */
     size_t h2_header_table_size; /* 4KiB */
     size_t h2_max_header_list_size; /* 64KiB */
+    /* RST_STREAMs we send on a connection (100), refilled budget/10 a
+     * second, then GOAWAY ENHANCE_YOUR_CALM; 0: off */
+    size_t h2_reset_budget;
+    /* frames without payload or effect (1000), refilled likewise */
+    size_t h2_empty_frame_budget;
 
     /* Peers whose Forwarded / X-Forwarded-* headers are believed.
      * Default: 127.0.0.1 and ::1. "*" trusts everyone (nforwarded = 0,

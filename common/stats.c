@@ -27,6 +27,16 @@ const double am_stats_bucket_bounds[AM_STATS_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 };
 
+const char *const am_stats_abuse_names[AM_ABUSE_CAUSES] = {
+    [AM_ABUSE_RESET_BUDGET] = "reset_budget",
+    [AM_ABUSE_EMPTY_FRAMES] = "empty_frames",
+    [AM_ABUSE_CONTINUATION_FLOOD] = "continuation_flood",
+    [AM_ABUSE_HEADER_TIMEOUT] = "header_timeout",
+    [AM_ABUSE_BODY_TOO_SLOW] = "body_too_slow",
+    [AM_ABUSE_CHUNK_EXTENSIONS] = "chunk_extensions",
+    [AM_ABUSE_CONTROL_FLOOD] = "control_flood",
+};
+
 am_stats_t *am_stats_shared;
 am_worker_stats_t *am_stats_self;
 
@@ -92,6 +102,14 @@ am_stats_request(int proto, int status, double seconds)
             break;
         }
         w->duration_buckets[i]++;
+    }
+}
+
+void
+am_stats_abuse(am_abuse_cause_t cause)
+{
+    if (am_stats_self != NULL && cause < AM_ABUSE_CAUSES) {
+        am_stats_self->abuse[cause]++;
     }
 }
 
@@ -201,6 +219,21 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
     stats_printf(&r, "asgimaster_bytes_sent_total %llu\n",
                  (unsigned long long)n);
 
+    stats_header(&r, "asgimaster_h2_resets_sent_total", "counter",
+                 "HTTP/2 RST_STREAM frames sent, any cause.");
+    STATS_SUM(s, h2_resets_sent, n);
+    stats_printf(&r, "asgimaster_h2_resets_sent_total %llu\n",
+                 (unsigned long long)n);
+
+    stats_header(&r, "asgimaster_connections_abuse_total", "counter",
+                 "Connections (or HTTP/2 streams) ended for abuse, by cause.");
+    for (int i = 0; i < AM_ABUSE_CAUSES; i++) {
+        STATS_SUM(s, abuse[i], n);
+        stats_printf(&r,
+                     "asgimaster_connections_abuse_total{cause=\"%s\"} %llu\n",
+                     am_stats_abuse_names[i], (unsigned long long)n);
+    }
+
     stats_header(&r, "asgimaster_worker_starts_total", "counter",
                  "Workers forked by the master.");
     stats_printf(&r, "asgimaster_worker_starts_total %llu\n",
@@ -266,6 +299,10 @@ am_stats_retire(am_stats_t *s, size_t index)
     t->bytes_out += w->bytes_out;
     t->connections_total += w->connections_total;
     t->requests_total += w->requests_total;
+    t->h2_resets_sent += w->h2_resets_sent;
+    for (int i = 0; i < AM_ABUSE_CAUSES; i++) {
+        t->abuse[i] += w->abuse[i];
+    }
     /* connections and streams are gauges: a dead worker holds none. */
     memset(w, 0, sizeof(*w));
 }

@@ -24,6 +24,22 @@ enum {
     AM_STATS_PROTOS
 };
 
+/* Why a connection (or an HTTP/2 stream) was ended for abuse: the
+ * "cause" label of asgimaster_connections_abuse_total. One enum, one name
+ * table (am_stats_abuse_names); add a cause at the end of both. */
+typedef enum am_abuse_cause_e {
+    AM_ABUSE_RESET_BUDGET = 0,   /* HTTP/2: past http2.reset_budget */
+    AM_ABUSE_EMPTY_FRAMES,       /* HTTP/2: past http2.empty_frame_budget */
+    AM_ABUSE_CONTINUATION_FLOOD, /* HTTP/2: an endless header block */
+    AM_ABUSE_HEADER_TIMEOUT,     /* HTTP/2: header block open too long */
+    AM_ABUSE_BODY_TOO_SLOW,      /* under limits.body_min_rate */
+    AM_ABUSE_CHUNK_EXTENSIONS,   /* HTTP/1.1: chunk extension bytes */
+    AM_ABUSE_CONTROL_FLOOD,      /* HTTP/2: PING/SETTINGS acks unread */
+    AM_ABUSE_CAUSES
+} am_abuse_cause_t;
+
+extern const char *const am_stats_abuse_names[AM_ABUSE_CAUSES];
+
 /* Request duration histogram upper bounds, seconds (Prometheus "le"). */
 #define AM_STATS_BUCKETS 12
 extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
@@ -44,7 +60,9 @@ typedef struct am_worker_stats_s {
     volatile int64_t connections; /* open now */
     volatile int64_t streams;     /* open HTTP/2 streams now */
     volatile uint64_t connections_total;
-    volatile uint64_t requests_total; /* for max_requests */
+    volatile uint64_t requests_total;         /* for max_requests */
+    volatile uint64_t h2_resets_sent;         /* RST_STREAM frames we sent */
+    volatile uint64_t abuse[AM_ABUSE_CAUSES]; /* by am_abuse_cause_t */
 } am_worker_stats_t;
 
 typedef struct am_stats_s {
@@ -73,6 +91,10 @@ uint64_t am_stats_rss(pid_t pid);
 
 /* Record one finished request (called by the protocols). */
 void am_stats_request(int proto, int status, double seconds);
+
+/* Count one connection (or stream) ended for abuse (called by the
+ * protocols). */
+void am_stats_abuse(am_abuse_cause_t cause);
 
 /* Master: fold the counters of slot index into s->retired and clear the
  * slot for the next worker. */
