@@ -30,7 +30,9 @@ from h2util import (
     ConnectionClosed, continuation_frame, data_frame, frame,
     headers_frame, hpack_block, window_update_frame)
 from hostile import (
-    check_alive_h2, check_rss, counts, h2, start, wait_metric, worker_rss)
+    check_alive_h2, check_rss, counts, h1, h2, start, wait_metric,
+    worker_rss)
+from httpraw import request
 
 pytestmark = pytest.mark.am_timeout(60)
 
@@ -243,6 +245,44 @@ def test_13_unread_body_returns_connection_window(server, tmp_path, tls,
     finally:
         c.close()
     check_rss(srv, rss)
+    check_alive_h2(srv)
+
+
+@TLS
+def test_13_body_after_response_returns_window_while_app_runs(
+        server, tmp_path, tls):
+    """The app answers at once and goes on running without reading (a
+    background task): the body the client streams after the response is
+    thrown away and its bytes given back to the connection window as
+    they arrive, while the stream stays open (half-closed (local), not
+    reset) and the app still runs. Five such streams each send a full
+    stream window (1.25 MiB, more than the 1 MiB connection window);
+    then a sixth stream uploads 1.5 MiB and completes."""
+    srv = start(server, tmp_path, tls)
+    c = h2(srv)
+    try:
+        c.ping_roundtrip()
+        sids = []
+        for _ in range(5):
+            sid = c.request("POST", "/linger", end_stream=False)
+            r = c.read_response(sid, allow_reset=True)
+            assert r.status == 200 and r.data == b"early", r
+            c.send_body(sid, b"u" * (256 * 1024), end_stream=False,
+                        timeout=10)
+            sids.append(sid)
+        last = c.request("POST", "/len", end_stream=False)
+        c.send_body(last, b"v" * (1536 * 1024), timeout=10)
+        r = c.read_response(last)
+        assert r.status == 200, r
+        assert b'"len": 1572864' in r.data, r
+        assert c.ping_roundtrip()
+        for sid in sids:
+            assert c.responses[sid].reset is None, c.responses[sid]
+    finally:
+        c.close()
+    with h1(srv) as c1:
+        c1.send(request("GET", "/release"))
+        assert c1.read_response().status == 200
     check_alive_h2(srv)
 
 
