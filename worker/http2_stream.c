@@ -60,10 +60,10 @@ h2_on_body_timeout(am_timer_t *t)
     am_http2_stream_t *s = t->data;
 
     if (s->discarding) {
-        /* RFC 9113 §8.1: the response is complete; a body that stalls
-         * is not waited for. */
+        /* RFC 9113 §8.1: the response is complete; the rest of the body
+         * is not waited for longer than this, progress or not. */
         am_connlog(AM_LOG_INFO, 0, s->h2->c->id, (uint32_t)s->id,
-                   "discarded body stalled");
+                   "request body still open after the response");
         nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
                                   NGHTTP2_NO_ERROR);
         am_http2_schedule(s->h2);
@@ -127,6 +127,9 @@ h2_on_rate_timeout(am_timer_t *t)
     }
     if (s->state == AM_HTTP2_STREAM_OPEN && s->status == 0) {
         am_http2_response_error(s, 408); /* RFC 9110 §15.5.9 */
+        /* The rest is discarded for a bounded time (the stream stays
+         * half-closed), so the client reads the 408 before any reset. */
+        s->rst_after_eof = 0;
     } else {
         nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
                                   NGHTTP2_CANCEL);
@@ -199,8 +202,6 @@ am_http2_stream_discarded(am_http2_stream_t *s, size_t len)
         am_timer_del(&s->body_timer);
         nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, s->id,
                                   NGHTTP2_NO_ERROR);
-    } else {
-        am_timer_add(&s->body_timer, am_ctx.conf->timeout_body_read);
     }
     am_http2_schedule(h2);
 }

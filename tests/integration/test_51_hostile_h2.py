@@ -26,7 +26,7 @@ import pytest
 
 from h2util import (
     DATA, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR,
-    MAX_WINDOW, PADDED, PROTOCOL_ERROR, RST_STREAM,
+    MAX_WINDOW, NO_ERROR, PADDED, PROTOCOL_ERROR, RST_STREAM,
     ConnectionClosed, continuation_frame, data_frame, frame,
     headers_frame, hpack_block, window_update_frame)
 from hostile import (
@@ -363,6 +363,31 @@ def test_14_second_headers_without_end_stream_after_response(
         f = c.expect_stream_error(sid, PROTOCOL_ERROR)
         if f.type == RST_STREAM:
             c.expect_no_error()
+    finally:
+        c.close()
+    check_alive_h2(srv)
+
+
+@TLS
+def test_14_discard_after_response_is_bounded(server, tmp_path, tls):
+    """The half-closed (local) stream whose body is discarded is not kept
+    for ever: RST_STREAM NO_ERROR (RFC 9113 §8.1) timeouts.body_read
+    (here 1 s) after the response, even while the client dribbles; the
+    connection goes on."""
+    srv = start(server, tmp_path, tls, {"timeouts": {"body_read": "1s"}})
+    c = h2(srv)
+    try:
+        sid = answered_early(c)
+        still_half_closed_local(c, sid)
+        for _ in range(40):
+            r = c.responses[sid]
+            if r.reset is not None:
+                break
+            c.send(data_frame(sid, b"x"))
+            c.drain(0.25)
+        assert c.responses[sid].reset == NO_ERROR, c.responses[sid]
+        r = c.read_response(c.request("GET", "/after"))
+        assert r.status == 200, r
     finally:
         c.close()
     check_alive_h2(srv)
