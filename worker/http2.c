@@ -107,13 +107,17 @@ am_http2_abuse(am_http2_t *h2, am_abuse_cause_t cause, uint32_t error)
 }
 
 /* A frame that carries nothing and changes nothing (CVE-2019-9518):
- * past http2.empty_frame_budget the connection ends. */
-static void
+ * past http2.empty_frame_budget the connection ends. Called inside
+ * mem_recv(): the callback fails it (nghttp2 asserts on a session
+ * terminated under some callbacks) and http2_fail() sends the GOAWAY. */
+static int
 h2_empty_frame(am_http2_t *h2)
 {
-    if (!h2_budget_take(&h2->empties, am_ctx.conf->h2_empty_frame_budget)) {
-        am_http2_abuse(h2, AM_ABUSE_EMPTY_FRAMES, NGHTTP2_ENHANCE_YOUR_CALM);
+    if (h2_budget_take(&h2->empties, am_ctx.conf->h2_empty_frame_budget)) {
+        return 0;
     }
+    h2->fail_cause = AM_ABUSE_EMPTY_FRAMES + 1;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 /* nghttp2 callbacks: each runs inside mem_recv()/mem_send(). */
@@ -165,7 +169,9 @@ h2_on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
     if (hd->type == NGHTTP2_PRIORITY || hd->type > NGHTTP2_CONTINUATION) {
         /* No effect on a request: PRIORITY (RFC 9113 §5.3.2 deprecates
          * the scheme), and extension frames we ignore (§5.5). */
-        h2_empty_frame(h2);
+        if (h2_empty_frame(h2) != 0) {
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
     }
     if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
         for (s = h2->streams; s != NULL; s = s->next) {
@@ -310,8 +316,8 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (frame->hd.type == NGHTTP2_DATA &&
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-        frame->hd.length <= frame->data.padlen) {
-        h2_empty_frame(h2); /* no data, no END_STREAM */
+        frame->hd.length <= frame->data.padlen && h2_empty_frame(h2) != 0) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE; /* no data, no END_STREAM */
     }
     s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (s == NULL) {
@@ -534,7 +540,10 @@ http2_fail(am_http2_t *h2, int err)
         am_http2_goaway_raw(h2->c, NGHTTP2_PROTOCOL_ERROR);
         return;
     }
-    if (err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+    if (err == NGHTTP2_ERR_CALLBACK_FAILURE && h2->fail_cause != 0) {
+        am_http2_abuse(h2, (am_abuse_cause_t)(h2->fail_cause - 1),
+                       NGHTTP2_ENHANCE_YOUR_CALM);
+    } else if (err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
         am_http2_abuse(h2, AM_ABUSE_CONTINUATION_FLOOD,
                        NGHTTP2_ENHANCE_YOUR_CALM);
     } else if (err == NGHTTP2_ERR_FLOODED) {

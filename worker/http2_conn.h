@@ -106,7 +106,8 @@ struct am_http2_s {
     unsigned header_block : 1; /* a header block is open (HEADERS seen) */
     unsigned block_ends : 1;   /* ... and ends with this frame's payload */
     unsigned goaway_sent : 1;
-    uint8_t hd[9]; /* h2_track(): a frame header being read */
+    int fail_cause; /* am_abuse_cause_t + 1 a callback failed mem_recv for */
+    uint8_t hd[9];  /* h2_track(): a frame header being read */
     size_t hdlen;
     uint32_t skip; /* payload (or preface) bytes until the next header */
     am_http2_budget_t resets;  /* http2.reset_budget */
