@@ -465,6 +465,22 @@ h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
     return 0;
 }
 
+/* Frames of a type we do not know (RFC 9113 §5.5: ignored). They are
+ * taken as extension frames only so on_begin_frame counts them. */
+static int
+h2_on_extension_chunk(nghttp2_session *session, const nghttp2_frame_hd *hd,
+                      const uint8_t *data, size_t len, void *user_data)
+{
+    return 0;
+}
+
+static int
+h2_unpack_extension(nghttp2_session *session, void **payload,
+                    const nghttp2_frame_hd *hd, void *user_data)
+{
+    return NGHTTP2_ERR_CANCEL; /* ignored */
+}
+
 void
 am_http2_schedule(am_http2_t *h2)
 {
@@ -912,6 +928,14 @@ am_http2_init(am_conf_t *conf)
                                                          h2_on_frame_send);
     nghttp2_session_callbacks_set_on_begin_frame_callback(h2_callbacks,
                                                           h2_on_begin_frame);
+    nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(
+        h2_callbacks, h2_on_extension_chunk);
+    nghttp2_session_callbacks_set_unpack_extension_callback(
+        h2_callbacks, h2_unpack_extension);
+    /* Unknown types reach on_begin_frame (the empty-frame budget). */
+    for (int t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++) {
+        nghttp2_option_set_user_recv_extension_type(h2_option, (uint8_t)t);
+    }
 
     /* The app re-opens windows as it reads (nghttp2_session_consume). */
     nghttp2_option_set_no_auto_window_update(h2_option, 1);

@@ -26,7 +26,7 @@ import pytest
 
 from h2util import (
     DATA, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR,
-    MAX_WINDOW, NO_ERROR, PADDED, PROTOCOL_ERROR, RST_STREAM,
+    MAX_WINDOW, NO_ERROR, PADDED, PRIORITY, PROTOCOL_ERROR, RST_STREAM,
     ConnectionClosed, continuation_frame, data_frame, frame,
     headers_frame, hpack_block, window_update_frame)
 from hostile import (
@@ -204,6 +204,28 @@ def test_12_empty_data_flood(server, tmp_path, tls):
     check_alive_h2(srv)
     assert wait_metric(srv, "asgimaster_connections_abuse_total", 1,
                        {"cause": "empty_frames"}) >= 1
+
+
+@TLS
+@pytest.mark.parametrize("kind", ["priority", "unknown-type"])
+def test_12_no_effect_frame_flood(server, tmp_path, tls, kind):
+    """The rest of the family: PRIORITY frames (deprecated, RFC 9113
+    §5.3.2) and frames of an unknown type (ignored, §5.5) change nothing
+    for a request either: the same budget ends a flood of them with
+    GOAWAY ENHANCE_YOUR_CALM, here past 50."""
+    srv = start(server, tmp_path, tls, {"http2": {"empty_frame_budget": 50}})
+    c = h2(srv)
+    try:
+        if kind == "priority":
+            one = frame(PRIORITY, 0, 3, b"\0\0\0\0\x10")
+        else:
+            one = frame(0x42, 0, 0, b"hello")
+        send_until_closed(c, one * 1000)
+        g = read_until_goaway_or_close(c)
+    finally:
+        c.close()
+    assert g is not None and g.error_code == ENHANCE_YOUR_CALM, g
+    check_alive_h2(srv)
 
 
 # ------------------------------------------------------------ item 13
