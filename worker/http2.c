@@ -266,7 +266,7 @@ h2_start_stream(am_http2_t *h2, am_http2_stream_t *s)
     int status;
 
     s->start_pending = 0;
-    if (h2->abuse || h2->c->closed) {
+    if (h2->abuse || h2->c->closed || h2->c->closing) {
         return; /* the connection is ending: start nothing more */
     }
     status = am_http2_stream_start(h2, s);
