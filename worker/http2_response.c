@@ -45,6 +45,12 @@ am_http2_response_error(am_http2_stream_t *s, int status)
     char body[64];
     size_t len;
 
+    if (s->req) {
+        /* Our answer replaces the app's (408, 413 while it runs): it sees
+         * http.disconnect and its end no longer touches the stream. */
+        am_asgi_request_release(s->req);
+        s->req = NULL;
+    }
     len = am_http_error_body(status, body, sizeof(body));
     if (h2_resp_start(s, status, h, 1, 0, &err) == AM_OK) {
         /* Our own refusal: the rest of the request is not wanted. */

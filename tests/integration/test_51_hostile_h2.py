@@ -86,6 +86,10 @@ def test_09_h2_dribbled_body_is_cut_off(server, tmp_path, tls):
             f"a body dribbled for 10 s was never cut off: {r!r}"
         assert r.status == 408, r
         c.expect_no_error()
+        # The app, told of the disconnect, ends: that must not reset the
+        # stream our 408 answered (only §8.1's NO_ERROR may follow).
+        c.drain(0.5)
+        assert c.responses[sid].reset in (None, NO_ERROR), c.responses[sid]
     finally:
         c.close()
     check_alive_h2(srv)
