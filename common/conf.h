@@ -129,6 +129,11 @@ typedef struct am_conf_s {
     size_t h2_max_frame_size;    /* 16KiB (16384..16777215) */
     size_t h2_header_table_size; /* 4KiB */
     size_t h2_max_header_list_size; /* 64KiB */
+    /* RST_STREAMs we send on a connection (100), refilled budget/10 a
+     * second, then GOAWAY ENHANCE_YOUR_CALM; 0: off */
+    size_t h2_reset_budget;
+    /* frames without payload or effect (1000), refilled likewise */
+    size_t h2_empty_frame_budget;
 
     /* Peers whose Forwarded / X-Forwarded-* headers are believed.
      * Default: 127.0.0.1 and ::1. "*" trusts everyone (nforwarded = 0,

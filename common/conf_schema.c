@@ -126,6 +126,10 @@ const am_conf_key_t am_conf_keys[] = {
       16 * MiB, "4KiB", 1 },
     { "http2.max_header_list_size", S, AM_CONF_SIZE,
       CONF(h2_max_header_list_size), 1 * KiB, 16 * MiB, "64KiB", 1 },
+    { "http2.reset_budget", S, AM_CONF_COUNT, CONF(h2_reset_budget), 0, 1000000,
+      "100", 1 },
+    { "http2.empty_frame_budget", S, AM_CONF_COUNT, CONF(h2_empty_frame_budget),
+      0, 1000000, "1000", 1 },
 
     /* timeouts */
     { "timeouts", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },

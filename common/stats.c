@@ -27,6 +27,16 @@ const double am_stats_bucket_bounds[AM_STATS_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 };
 
+const char *const am_stats_abuse_names[AM_ABUSE_CAUSES] = {
+    [AM_ABUSE_RESET_BUDGET] = "reset_budget",
+    [AM_ABUSE_EMPTY_FRAMES] = "empty_frames",
+    [AM_ABUSE_CONTINUATION_FLOOD] = "continuation_flood",
+    [AM_ABUSE_HEADER_TIMEOUT] = "header_timeout",
+    [AM_ABUSE_BODY_TOO_SLOW] = "body_too_slow",
+    [AM_ABUSE_CHUNK_EXTENSIONS] = "chunk_extensions",
+    [AM_ABUSE_CONTROL_FLOOD] = "control_flood",
+};
+
 am_stats_t *am_stats_shared;
 am_worker_stats_t *am_stats_self;
 
@@ -43,15 +53,6 @@ static void stats_header(stats_render_t *r, const char *name, const char *type,
                          const char *help);
 
 static const char *stats_protos[AM_STATS_PROTOS] = { "h1", "h2" };
-
-const char *const am_stats_abuse_names[AM_STATS_ABUSE_CAUSES] = {
-    [AM_STATS_ABUSE_HEADER_TIMEOUT] = "header_timeout",
-    [AM_STATS_ABUSE_BODY_TOO_SLOW] = "body_too_slow",
-    [AM_STATS_ABUSE_CHUNK_EXTENSIONS] = "chunk_extensions",
-    [AM_STATS_ABUSE_RESET_BUDGET] = "reset_budget",
-    [AM_STATS_ABUSE_EMPTY_FRAMES] = "empty_frames",
-    [AM_STATS_ABUSE_CONTINUATION_FLOOD] = "continuation_flood",
-};
 
 static const char *stats_exit_reasons[4] = {
     "normal",
@@ -105,12 +106,11 @@ am_stats_request(int proto, int status, double seconds)
 }
 
 void
-am_stats_abuse(am_stats_abuse_t cause)
+am_stats_abuse(am_abuse_cause_t cause)
 {
-    if (am_stats_self == NULL || (unsigned)cause >= AM_STATS_ABUSE_CAUSES) {
-        return;
+    if (am_stats_self != NULL && cause < AM_ABUSE_CAUSES) {
+        am_stats_self->abuse[cause]++;
     }
-    am_stats_self->abuse[cause]++;
 }
 
 static void
@@ -207,16 +207,6 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
     stats_printf(&r, "asgimaster_connections_total %llu\n",
                  (unsigned long long)n);
 
-    stats_header(&r, "asgimaster_connections_abuse_total", "counter",
-                 "Connections (or HTTP/2 streams) ended for abuse, by cause.");
-    for (int a = 0; a < AM_STATS_ABUSE_CAUSES; a++) {
-        STATS_SUM(s, abuse[a], n);
-        stats_printf(&r,
-                     "asgimaster_connections_abuse_total{cause=\"%s\"} "
-                     "%llu\n",
-                     am_stats_abuse_names[a], (unsigned long long)n);
-    }
-
     stats_header(&r, "asgimaster_bytes_received_total", "counter",
                  "Bytes read from clients.");
     STATS_SUM(s, bytes_in, n);
@@ -228,6 +218,21 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
     STATS_SUM(s, bytes_out, n);
     stats_printf(&r, "asgimaster_bytes_sent_total %llu\n",
                  (unsigned long long)n);
+
+    stats_header(&r, "asgimaster_h2_resets_sent_total", "counter",
+                 "HTTP/2 RST_STREAM frames sent, any cause.");
+    STATS_SUM(s, h2_resets_sent, n);
+    stats_printf(&r, "asgimaster_h2_resets_sent_total %llu\n",
+                 (unsigned long long)n);
+
+    stats_header(&r, "asgimaster_connections_abuse_total", "counter",
+                 "Connections (or HTTP/2 streams) ended for abuse, by cause.");
+    for (int i = 0; i < AM_ABUSE_CAUSES; i++) {
+        STATS_SUM(s, abuse[i], n);
+        stats_printf(&r,
+                     "asgimaster_connections_abuse_total{cause=\"%s\"} %llu\n",
+                     am_stats_abuse_names[i], (unsigned long long)n);
+    }
 
     stats_header(&r, "asgimaster_worker_starts_total", "counter",
                  "Workers forked by the master.");
@@ -294,8 +299,9 @@ am_stats_retire(am_stats_t *s, size_t index)
     t->bytes_out += w->bytes_out;
     t->connections_total += w->connections_total;
     t->requests_total += w->requests_total;
-    for (int a = 0; a < AM_STATS_ABUSE_CAUSES; a++) {
-        t->abuse[a] += w->abuse[a];
+    t->h2_resets_sent += w->h2_resets_sent;
+    for (int i = 0; i < AM_ABUSE_CAUSES; i++) {
+        t->abuse[i] += w->abuse[i];
     }
     /* connections and streams are gauges: a dead worker holds none. */
     memset(w, 0, sizeof(*w));

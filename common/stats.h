@@ -24,21 +24,21 @@ enum {
     AM_STATS_PROTOS
 };
 
-/* Why a worker ended a connection (or an HTTP/2 stream) for abuse rather
- * than for an ordinary error: asgimaster_connections_abuse_total{cause}.
- * One enum, one name table (am_stats_abuse_names in stats.c); a protocol
- * adds a cause here and counts it with am_stats_abuse(). */
-typedef enum {
-    AM_STATS_ABUSE_HEADER_TIMEOUT = 0, /* head not complete in header_read */
-    AM_STATS_ABUSE_BODY_TOO_SLOW,      /* body under limits.body_min_rate */
-    AM_STATS_ABUSE_CHUNK_EXTENSIONS,   /* over limits.chunk_extensions */
-    AM_STATS_ABUSE_RESET_BUDGET,       /* HTTP/2: http2.reset_budget spent */
-    AM_STATS_ABUSE_EMPTY_FRAMES,       /* HTTP/2: http2.empty_frame_budget */
-    AM_STATS_ABUSE_CONTINUATION_FLOOD, /* HTTP/2: CONTINUATION flood */
-    AM_STATS_ABUSE_CAUSES
-} am_stats_abuse_t;
+/* Why a connection (or an HTTP/2 stream) was ended for abuse: the
+ * "cause" label of asgimaster_connections_abuse_total. One enum, one name
+ * table (am_stats_abuse_names); add a cause at the end of both. */
+typedef enum am_abuse_cause_e {
+    AM_ABUSE_RESET_BUDGET = 0,   /* HTTP/2: past http2.reset_budget */
+    AM_ABUSE_EMPTY_FRAMES,       /* HTTP/2: past http2.empty_frame_budget */
+    AM_ABUSE_CONTINUATION_FLOOD, /* HTTP/2: an endless header block */
+    AM_ABUSE_HEADER_TIMEOUT,     /* a head (or header block) too slow */
+    AM_ABUSE_BODY_TOO_SLOW,      /* under limits.body_min_rate */
+    AM_ABUSE_CHUNK_EXTENSIONS,   /* HTTP/1.1: chunk extension bytes */
+    AM_ABUSE_CONTROL_FLOOD,      /* HTTP/2: PING/SETTINGS acks unread */
+    AM_ABUSE_CAUSES
+} am_abuse_cause_t;
 
-extern const char *const am_stats_abuse_names[AM_STATS_ABUSE_CAUSES];
+extern const char *const am_stats_abuse_names[AM_ABUSE_CAUSES];
 
 /* Request duration histogram upper bounds, seconds (Prometheus "le"). */
 #define AM_STATS_BUCKETS 12
@@ -61,9 +61,9 @@ typedef struct am_worker_stats_s {
     volatile int64_t connections; /* open now */
     volatile int64_t streams;     /* open HTTP/2 streams now */
     volatile uint64_t connections_total;
-    volatile uint64_t requests_total; /* for max_requests */
-    /* connections (or streams) ended for abuse, by cause */
-    volatile uint64_t abuse[AM_STATS_ABUSE_CAUSES];
+    volatile uint64_t requests_total;         /* for max_requests */
+    volatile uint64_t h2_resets_sent;         /* RST_STREAM frames we sent */
+    volatile uint64_t abuse[AM_ABUSE_CAUSES]; /* by am_abuse_cause_t */
 } am_worker_stats_t;
 
 typedef struct am_stats_s {
@@ -99,8 +99,8 @@ uint64_t am_stats_rss(pid_t pid);
 void am_stats_request(int proto, int status, double seconds);
 
 /* Count one connection (or stream) ended for abuse (called by the
- * protocols; a no-op outside a worker). */
-void am_stats_abuse(am_stats_abuse_t cause);
+ * protocols). */
+void am_stats_abuse(am_abuse_cause_t cause);
 
 /* Master: fold the counters of slot index into s->retired and clear the
  * slot for the next worker. */

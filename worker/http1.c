@@ -366,7 +366,7 @@ http1_on_read_timeout(am_timer_t *t)
     if (h->state <= AM_HTTP1_HEAD) {
         /* timeouts.header_read ran out with a head still incomplete: a
          * slow-header (slowloris) client. */
-        am_stats_abuse(AM_STATS_ABUSE_HEADER_TIMEOUT);
+        am_stats_abuse(AM_ABUSE_HEADER_TIMEOUT);
     }
     am_connlog(AM_LOG_INFO, 0, c->id, 0,
                "client timed out sending the request");
@@ -470,7 +470,7 @@ http1_on_rate_timer(am_timer_t *t)
         http1_rate_arm(h, HTTP1_RATE_RECHECK);
         return;
     }
-    am_stats_abuse(AM_STATS_ABUSE_BODY_TOO_SLOW);
+    am_stats_abuse(AM_ABUSE_BODY_TOO_SLOW);
     am_connlog(AM_LOG_INFO, 0, h->c->id, 0,
                "client sent the request body too slowly: %zu bytes in %llu "
                "ms, under limits.body_min_rate (%llu bytes/s)",

@@ -418,7 +418,7 @@ am_http1_read_body(am_http1_t *h)
     case AM_ERROR:
         e = h->parser.error;
         if (e == AM_H1_E_CHUNK_EXT_SIZE || e == AM_H1_E_CHUNK_EXT_TOTAL) {
-            am_stats_abuse(AM_STATS_ABUSE_CHUNK_EXTENSIONS);
+            am_stats_abuse(AM_ABUSE_CHUNK_EXTENSIONS);
         }
         return http1_refuse(h, am_h1_parser_status(e), am_h1_parser_reason(e));
     case AM_DONE:

@@ -44,6 +44,7 @@ static void http2_on_post(am_post_t *p);
 static void http2_on_idle(am_timer_t *t);
 static void http2_on_goaway_timer(am_timer_t *t);
 static void http2_flush(am_http2_t *h2);
+static void http2_on_header_timeout(am_timer_t *t);
 
 static const am_proto_t http2_proto = {
     .name = "h2",
@@ -60,6 +61,63 @@ am_http2_is_preface(const char *buf, size_t len, int *full)
 
     *full = len >= sizeof(h2_preface) - 1;
     return memcmp(buf, h2_preface, n) == 0;
+}
+
+/* Take a token from b, a bucket of budget tokens refilled at budget/10 a
+ * second; 0 when it is empty. budget 0: no limit. */
+static int
+h2_budget_take(am_http2_budget_t *b, size_t budget)
+{
+    am_msec_t now = am_now_msec();
+    uint64_t add;
+
+    if (budget == 0) {
+        return 1;
+    }
+    if (b->last == 0) {
+        b->tokens = budget;
+        b->last = now;
+    } else if (now > b->last) {
+        add = (uint64_t)(now - b->last) * budget / 10000;
+        if (add > 0) {
+            b->tokens = (size_t)am_min((uint64_t)budget, b->tokens + add);
+            b->last = now;
+        }
+    }
+    b->tokens = am_min(b->tokens, budget); /* a reload lowered it */
+    if (b->tokens == 0) {
+        return 0;
+    }
+    b->tokens--;
+    return 1;
+}
+
+void
+am_http2_abuse(am_http2_t *h2, am_abuse_cause_t cause, uint32_t error)
+{
+    if (h2->abuse) {
+        return;
+    }
+    h2->abuse = 1;
+    am_stats_abuse(cause);
+    am_connlog(AM_LOG_INFO, 0, h2->c->id, 0, "HTTP/2 connection ended: %s",
+               am_stats_abuse_names[cause]);
+    nghttp2_session_terminate_session(h2->session, error);
+    am_http2_schedule(h2);
+}
+
+/* A frame that carries nothing and changes nothing (CVE-2019-9518):
+ * past http2.empty_frame_budget the connection ends. Called inside
+ * mem_recv(): the callback fails it (nghttp2 asserts on a session
+ * terminated under some callbacks) and http2_fail() sends the GOAWAY. */
+static int
+h2_empty_frame(am_http2_t *h2)
+{
+    if (h2_budget_take(&h2->empties, am_ctx.conf->h2_empty_frame_budget)) {
+        return 0;
+    }
+    h2->fail_cause = AM_ABUSE_EMPTY_FRAMES + 1;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 /* nghttp2 callbacks: each runs inside mem_recv()/mem_send(). */
@@ -107,6 +165,13 @@ h2_on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
         }
         nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
         return 0;
+    }
+    if (hd->type == NGHTTP2_PRIORITY || hd->type > NGHTTP2_CONTINUATION) {
+        /* No effect on a request: PRIORITY (RFC 9113 §5.3.2 deprecates
+         * the scheme), and extension frames we ignore (§5.5). */
+        if (h2_empty_frame(h2) != 0) {
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
     }
     if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
         for (s = h2->streams; s != NULL; s = s->next) {
@@ -194,13 +259,45 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
     return 0;
 }
 
+/* Start the app of a stream whose head is complete. */
+static void
+h2_start_stream(am_http2_t *h2, am_http2_stream_t *s)
+{
+    int status;
+
+    s->start_pending = 0;
+    if (h2->abuse || h2->c->closed || h2->c->closing) {
+        return; /* the connection is ending: start nothing more */
+    }
+    status = am_http2_stream_start(h2, s);
+    if (status != 0) {
+        am_http2_response_error(s, status);
+    }
+}
+
+/* After a read: start the apps of the streams that are still there, in
+ * the order they were opened (the list is newest first). */
+static void
+h2_start_pending(am_http2_t *h2)
+{
+    am_http2_stream_t *s, *prev;
+
+    for (s = h2->streams; s != NULL && s->next != NULL; s = s->next) {
+    }
+    for (; s != NULL; s = prev) {
+        prev = s->prev;
+        if (s->start_pending) {
+            h2_start_stream(h2, s);
+        }
+    }
+}
+
 static int
 h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
                  void *user_data)
 {
     am_http2_t *h2 = user_data;
     am_http2_stream_t *s;
-    int status;
 
     if (frame->hd.type == NGHTTP2_SETTINGS &&
         !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -217,6 +314,11 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) {
         return 0;
     }
+    if (frame->hd.type == NGHTTP2_DATA &&
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        frame->hd.length <= frame->data.padlen && h2_empty_frame(h2) != 0) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE; /* no data, no END_STREAM */
+    }
     s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (s == NULL) {
         return 0;
@@ -224,6 +326,7 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
         s->body_done = 1;
         am_timer_del(&s->body_timer);
+        am_timer_del(&s->rate_timer);
     }
     if (frame->hd.type == NGHTTP2_HEADERS &&
         frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -233,14 +336,20 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
                                       NGHTTP2_REFUSED_STREAM);
             return 0;
         }
-        status =
-            s->error_status ? s->error_status : am_http2_stream_start(h2, s);
-        if (status != 0) {
-            am_http2_response_error(s, status);
+        if (s->error_status) {
+            am_http2_response_error(s, s->error_status);
+            return 0;
         }
+        /* The app starts once this read is processed and what it made us
+         * send is sent (h2_start_pending()): a stream reset meanwhile,
+         * by the client or by us (CVE-2025-8671), never runs the app. */
+        s->start_pending = 1;
         return 0;
     }
-    if (s->body_done && s->req) {
+    if (s->start_pending) {
+        h2_start_stream(h2, s); /* END_STREAM on an empty DATA frame */
+    }
+    if (s->body_done && s->req && !s->discarding) {
         am_asgi_request_body(s->req, NULL, 0, 0);
     }
     return 0;
@@ -251,15 +360,24 @@ h2_on_data_chunk_recv(nghttp2_session *session, uint8_t flags,
                       int32_t stream_id, const uint8_t *data, size_t len,
                       void *user_data)
 {
+    am_http2_t *h2 = user_data;
     am_http2_stream_t *s =
         nghttp2_session_get_stream_user_data(session, stream_id);
 
+    if (s != NULL && s->start_pending) {
+        h2_start_stream(h2, s); /* the app takes the body from here */
+    }
+    if (s != NULL && s->discarding) {
+        am_http2_stream_discarded(s, len);
+        return 0;
+    }
     if (s == NULL || s->req == NULL) {
         /* Nobody will read it: give the window back at once. */
         nghttp2_session_consume(session, stream_id, len);
         return 0;
     }
     am_timer_del(&s->body_timer);
+    am_http2_stream_body_wait(s, 0);
     s->body_received += len;
     if (am_ctx.conf->limit_body_size &&
         s->body_received > am_ctx.conf->limit_body_size) {
@@ -306,19 +424,61 @@ static int
 h2_on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
                  void *user_data)
 {
+    am_http2_t *h2 = user_data;
     am_http2_stream_t *s;
 
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
+        h2->goaway_sent = 1;
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        /* Every reset we send, whatever made us (our own, or nghttp2's
+         * for a stream error such as FLOW_CONTROL_ERROR), is paid from
+         * http2.reset_budget: a client that provokes resets would make
+         * us do work no stream limit bounds (CVE-2025-8671). */
+        if (am_stats_self != NULL) {
+            am_stats_self->h2_resets_sent++;
+        }
+        if (!h2_budget_take(&h2->resets, am_ctx.conf->h2_reset_budget)) {
+            am_http2_abuse(h2, AM_ABUSE_RESET_BUDGET,
+                           NGHTTP2_ENHANCE_YOUR_CALM);
+        }
+        return 0;
+    }
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
-        if (s != NULL && s->rst_after_eof && !s->body_done) {
-            /* RFC 9113 §8.1: the response is complete while the request is
-             * not: tell the client to stop sending. */
+        if (s == NULL || s->body_done) {
+            return 0;
+        }
+        if (s->rst_after_eof) {
+            /* RFC 9113 §8.1: our own error answer is complete while the
+             * request is not: tell the client to stop sending. */
             nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE,
                                       frame->hd.stream_id, NGHTTP2_NO_ERROR);
+        } else {
+            /* The app's answer: the stream stays half-closed (local) and
+             * its frames are still checked (§5.1); the body is dropped. */
+            am_http2_stream_discard(s);
         }
     }
     return 0;
+}
+
+/* Frames of a type we do not know (RFC 9113 §5.5: ignored). They are
+ * taken as extension frames only so on_begin_frame counts them. */
+static int
+h2_on_extension_chunk(nghttp2_session *session, const nghttp2_frame_hd *hd,
+                      const uint8_t *data, size_t len, void *user_data)
+{
+    return 0;
+}
+
+static int
+h2_unpack_extension(nghttp2_session *session, void **payload,
+                    const nghttp2_frame_hd *hd, void *user_data)
+{
+    return NGHTTP2_ERR_CANCEL; /* ignored */
 }
 
 void
@@ -383,6 +543,113 @@ http2_on_post(am_post_t *p)
     }
 }
 
+/* mem_recv() failed with err (fatal for the session). RFC 9113 §5.4.1:
+ * a connection error is answered with GOAWAY before the close; nghttp2
+ * queues one itself for protocol errors, not for the limits it enforces
+ * (CVE-2024-28182 CONTINUATION frames, unread acknowledgements). */
+static void
+http2_fail(am_http2_t *h2, int err)
+{
+    uint32_t code = NGHTTP2_PROTOCOL_ERROR;
+
+    if (err == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+        am_http2_goaway_raw(h2->c, NGHTTP2_PROTOCOL_ERROR);
+        return;
+    }
+    if (err == NGHTTP2_ERR_CALLBACK_FAILURE && h2->fail_cause != 0) {
+        am_http2_abuse(h2, (am_abuse_cause_t)(h2->fail_cause - 1),
+                       NGHTTP2_ENHANCE_YOUR_CALM);
+    } else if (err == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS) {
+        am_http2_abuse(h2, AM_ABUSE_CONTINUATION_FLOOD,
+                       NGHTTP2_ENHANCE_YOUR_CALM);
+    } else if (err == NGHTTP2_ERR_FLOODED) {
+        am_http2_abuse(h2, AM_ABUSE_CONTROL_FLOOD, NGHTTP2_ENHANCE_YOUR_CALM);
+    } else if (err == NGHTTP2_ERR_NOMEM ||
+               err == NGHTTP2_ERR_CALLBACK_FAILURE) {
+        code = NGHTTP2_INTERNAL_ERROR;
+    }
+    if (!h2->goaway_sent) {
+        nghttp2_session_terminate_session(h2->session, code);
+    }
+    http2_flush(h2); /* the GOAWAY queued */
+    if (!h2->goaway_sent && !h2->c->closed) {
+        am_http2_goaway_raw(h2->c, code);
+    }
+}
+
+/* Follow the frame boundaries of what nghttp2 consumed, to know when a
+ * header block (HEADERS or PUSH_PROMISE, then CONTINUATION up to
+ * END_HEADERS) is open: nghttp2 does not say. RFC 9113 §6.10: nothing
+ * else may come in between. */
+static void
+h2_track(am_http2_t *h2, const uint8_t *p, size_t n)
+{
+    size_t k;
+    uint8_t type, flags;
+
+    while (n > 0) {
+        if (h2->skip > 0) {
+            k = (size_t)am_min((uint64_t)n, h2->skip);
+            h2->skip -= k;
+            p += k;
+            n -= k;
+            if (h2->skip == 0 && h2->block_ends) {
+                h2->block_ends = 0;
+                h2->header_block = 0;
+                am_timer_del(&h2->header_timer);
+            }
+            continue;
+        }
+        k = am_min(n, sizeof(h2->hd) - h2->hdlen);
+        memcpy(h2->hd + h2->hdlen, p, k);
+        h2->hdlen += k;
+        p += k;
+        n -= k;
+        if (h2->hdlen < sizeof(h2->hd)) {
+            break;
+        }
+        h2->hdlen = 0;
+        h2->skip =
+            (uint32_t)h2->hd[0] << 16 | (uint32_t)h2->hd[1] << 8 | h2->hd[2];
+        type = h2->hd[3];
+        flags = h2->hd[4];
+        if (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE) {
+            if (!h2->header_block) {
+                /* timeouts.header_read runs from the first frame of the
+                 * block, as it does from a request's first byte. */
+                h2->header_block = 1;
+                am_timer_add(&h2->header_timer,
+                             am_ctx.conf->timeout_header_read);
+            }
+        }
+        if (h2->header_block &&
+            (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE ||
+             type == NGHTTP2_CONTINUATION) &&
+            (flags & NGHTTP2_FLAG_END_HEADERS)) {
+            h2->block_ends = 1;
+            if (h2->skip == 0) {
+                h2->block_ends = 0;
+                h2->header_block = 0;
+                am_timer_del(&h2->header_timer);
+            }
+        }
+    }
+}
+
+/* timeouts.header_read: a header block stays open (an HTTP/2 slowloris:
+ * HEADERS without END_HEADERS, then nothing). */
+static void
+http2_on_header_timeout(am_timer_t *t)
+{
+    am_http2_t *h2 = t->data;
+
+    if (h2->c->closed) {
+        return;
+    }
+    am_http2_abuse(h2, AM_ABUSE_HEADER_TIMEOUT, NGHTTP2_ENHANCE_YOUR_CALM);
+    http2_flush(h2);
+}
+
 static void
 http2_on_read(am_conn_t *c, int eof)
 {
@@ -396,22 +663,24 @@ http2_on_read(am_conn_t *c, int eof)
         if (n < 0) {
             am_connlog(AM_LOG_INFO, 0, c->id, 0, "HTTP/2 error: %s",
                        nghttp2_strerror((int)n));
-            if (n == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-                am_http2_goaway_raw(c, NGHTTP2_PROTOCOL_ERROR);
-            } else {
-                http2_flush(h2); /* the GOAWAY nghttp2 queued */
-            }
+            http2_fail(h2, (int)n);
             am_buf_consume(&c->rbuf, am_buf_size(&c->rbuf));
             am_conn_close_after_flush(c);
             return;
         }
+        h2_track(h2, (const uint8_t *)c->rbuf.data + c->rbuf.pos, (size_t)n);
         am_buf_consume(&c->rbuf, (size_t)n);
     }
     if (eof) {
         am_conn_close(c);
         return;
     }
+    /* Send what this read made us send (resets above all) before any
+     * app of it starts. */
     http2_flush(h2);
+    if (!c->closed) {
+        h2_start_pending(h2);
+    }
 }
 
 static void
@@ -428,6 +697,7 @@ http2_on_close(am_conn_t *c)
     am_http2_t *h2 = c->proto_data;
 
     am_timer_del(&h2->goaway_timer);
+    am_timer_del(&h2->header_timer);
     /* nghttp2_session_del() runs no stream-close callbacks: end every
      * stream here, so its request sees http.disconnect. */
     while (h2->streams != NULL) {
@@ -495,6 +765,9 @@ http2_create(am_conn_t *c)
     h2->peer_window = 65535;
     h2->goaway_timer.handler = http2_on_goaway_timer;
     h2->goaway_timer.data = h2;
+    h2->header_timer.handler = http2_on_header_timeout;
+    h2->header_timer.data = h2;
+    h2->skip = sizeof(h2_preface) - 1; /* h2_track(): the preface first */
     if (nghttp2_session_server_new2(&h2->session, h2_callbacks, h2,
                                     h2_option) != 0) {
         free(h2);
@@ -655,6 +928,14 @@ am_http2_init(am_conf_t *conf)
                                                          h2_on_frame_send);
     nghttp2_session_callbacks_set_on_begin_frame_callback(h2_callbacks,
                                                           h2_on_begin_frame);
+    nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(
+        h2_callbacks, h2_on_extension_chunk);
+    nghttp2_session_callbacks_set_unpack_extension_callback(
+        h2_callbacks, h2_unpack_extension);
+    /* Unknown types reach on_begin_frame (the empty-frame budget). */
+    for (int t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++) {
+        nghttp2_option_set_user_recv_extension_type(h2_option, (uint8_t)t);
+    }
 
     /* The app re-opens windows as it reads (nghttp2_session_consume). */
     nghttp2_option_set_no_auto_window_update(h2_option, 1);

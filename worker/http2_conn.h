@@ -16,6 +16,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/buf.h"
+#include "common/stats.h"
 #include "worker/asgi.h"
 #include "worker/conn.h"
 
@@ -34,6 +35,12 @@ typedef enum am_http2_stream_state_e {
 } am_http2_stream_state_t;
 
 typedef struct am_http2_s am_http2_t;
+
+/* A token bucket: budget tokens, refilled at budget/10 a second. */
+typedef struct am_http2_budget_s {
+    size_t tokens;
+    am_msec_t last; /* 0: not started (full) */
+} am_http2_budget_t;
 
 typedef struct am_http2_stream_s am_http2_stream_t;
 
@@ -71,8 +78,14 @@ struct am_http2_stream_s {
     unsigned has_trailers : 1; /* the app announced trailers */
     unsigned is_head : 1;
     unsigned waiting : 1;       /* send() waits for out to drain */
-    unsigned rst_after_eof : 1; /* RFC 9113 §8.1: the request is unread */
+    unsigned rst_after_eof : 1; /* RFC 9113 §8.1: our own error answer */
+    unsigned discarding : 1;    /* response done: the body is thrown away */
+    unsigned start_pending : 1; /* head complete, the app not started */
     unsigned logged : 1;
+    uint64_t discarded;     /* body bytes thrown away while discarding */
+    am_msec_t wait_since;   /* the app waits for body since (0: not) */
+    am_msec_t waited;       /* time the app waited for body, earlier waits */
+    am_timer_t rate_timer;  /* limits.body_min_rate */
     int32_t window_before;  /* our send window when a SETTINGS began */
     am_timer_t body_timer;  /* the app waits for body that does not come */
     am_timer_t write_timer; /* response bytes the client's window holds */
@@ -89,11 +102,25 @@ struct am_http2_s {
     uint32_t peer_window; /* the peer's SETTINGS_INITIAL_WINDOW_SIZE */
     unsigned goaway_final : 1;
     unsigned closing : 1;
+    unsigned abuse : 1;        /* ended for abuse: start no more apps */
+    unsigned header_block : 1; /* a header block is open (HEADERS seen) */
+    unsigned block_ends : 1;   /* ... and ends with this frame's payload */
+    unsigned goaway_sent : 1;
+    int fail_cause; /* am_abuse_cause_t + 1 a callback failed mem_recv for */
+    uint8_t hd[9];  /* h2_track(): a frame header being read */
+    size_t hdlen;
+    uint32_t skip; /* payload (or preface) bytes until the next header */
+    am_http2_budget_t resets;  /* http2.reset_budget */
+    am_http2_budget_t empties; /* http2.empty_frame_budget */
     am_timer_t goaway_timer;
+    am_timer_t header_timer; /* timeouts.header_read for an open block */
 };
 
 /* http2.c: flush the session's output at the end of this loop turn. */
 void am_http2_schedule(am_http2_t *h2);
+/* http2.c: end the connection for abuse: GOAWAY error, counted by cause,
+ * no app started for what follows. */
+void am_http2_abuse(am_http2_t *h2, am_abuse_cause_t cause, uint32_t error);
 
 /* http2_stream.c */
 
@@ -106,6 +133,14 @@ void am_http2_stream_set_state(am_http2_stream_t *s,
 am_http2_stream_t *am_http2_stream_create(am_http2_t *h2, int32_t id);
 /* The stream closed: free it (its bridge request is released). */
 void am_http2_stream_destroy(am_http2_stream_t *s);
+/* The app waits for body (waiting 1) or got some (0): the time that counts
+ * for limits.body_min_rate. */
+void am_http2_stream_body_wait(am_http2_stream_t *s, int waiting);
+/* The response is complete and the request body is not: throw the rest
+ * away (RFC 9113 §8.1), its bytes given back to the windows. */
+void am_http2_stream_discard(am_http2_stream_t *s);
+/* len body bytes arrived on a discarding stream: given back at once. */
+void am_http2_stream_discarded(am_http2_stream_t *s, size_t len);
 /* The stream ended with status: counters and the access log, once. */
 void am_http2_stream_log(am_http2_stream_t *s, int status);
 /* RFC 9113 §8.3.1: the head is complete; build the request and start the

@@ -45,9 +45,16 @@ am_http2_response_error(am_http2_stream_t *s, int status)
     char body[64];
     size_t len;
 
+    if (s->req) {
+        /* Our answer replaces the app's (408, 413 while it runs): it sees
+         * http.disconnect and its end no longer touches the stream. */
+        am_asgi_request_release(s->req);
+        s->req = NULL;
+    }
     len = am_http_error_body(status, body, sizeof(body));
-    s->rst_after_eof = !s->body_done;
     if (h2_resp_start(s, status, h, 1, 0, &err) == AM_OK) {
+        /* Our own refusal: the rest of the request is not wanted. */
+        s->rst_after_eof = !s->body_done;
         h2_resp_body(s, body, len, 0);
     }
     am_http2_stream_log(s, status);
@@ -298,9 +305,6 @@ h2_submit_head(am_http2_stream_t *s, size_t first_len, int more)
     if (no_body || (!more && first_len == 0 && !s->has_trailers)) {
         rv = nghttp2_submit_response(h2->session, s->id, nv, n, NULL);
         am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
-        if (!s->body_done) {
-            s->rst_after_eof = 1;
-        }
     } else {
         prd.source.ptr = s;
         prd.read_callback = am_http2_response_read;
@@ -346,9 +350,6 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
     s->resp_sent += len;
     if (!more) {
         am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_FINAL);
-        if (!s->body_done) {
-            s->rst_after_eof = 1;
-        }
     }
     if (s->deferred) {
         s->deferred = 0;
@@ -412,8 +413,9 @@ h2_resp_consumed(void *stream, size_t n)
     }
     if (n == 0) {
         /* receive() waits: the client has timeouts.body_read to send. */
-        if (!s->body_done) {
+        if (!s->body_done && !s->discarding) {
             am_timer_add(&s->body_timer, am_ctx.conf->timeout_body_read);
+            am_http2_stream_body_wait(s, 1);
         }
         return;
     }

@@ -57,7 +57,153 @@ am_http2_stream_set_state(am_http2_stream_t *s, am_http2_stream_state_t state)
 static void
 h2_on_body_timeout(am_timer_t *t)
 {
-    h2_stream_cancel(t->data, "sending the body");
+    am_http2_stream_t *s = t->data;
+
+    if (s->discarding) {
+        /* RFC 9113 §8.1: the response is complete; the rest of the body
+         * is not waited for longer than this, progress or not. */
+        am_connlog(AM_LOG_INFO, 0, s->h2->c->id, (uint32_t)s->id,
+                   "request body still open after the response");
+        nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_NO_ERROR);
+        am_http2_schedule(s->h2);
+        return;
+    }
+    h2_stream_cancel(s, "sending the body");
+}
+
+/* The time the app has waited for body, this wait included. */
+static am_msec_t
+h2_stream_waited(am_http2_stream_t *s, am_msec_t now)
+{
+    return s->waited + (s->wait_since != 0 ? now - s->wait_since : 0);
+}
+
+/* limits.body_min_rate: once the app has waited timeouts.body_read for
+ * body in all, the body must average the rate over the time it waited.
+ * Returns 0 when it does, with *next the time until it would not. */
+static int
+h2_stream_too_slow(am_http2_stream_t *s, am_msec_t now, am_msec_t *next)
+{
+    uint64_t rate = am_ctx.conf->limit_body_min_rate;
+    am_msec_t waited = h2_stream_waited(s, now);
+    uint64_t until;
+
+    if (waited < am_ctx.conf->timeout_body_read) {
+        *next = am_ctx.conf->timeout_body_read - waited;
+        return 0;
+    }
+    if (s->body_received * 1000 < (uint64_t)waited * rate) {
+        return 1;
+    }
+    until = s->body_received * 1000 / rate + 1;
+    *next = until > (uint64_t)waited ? (am_msec_t)(until - waited) : 1;
+    return 0;
+}
+
+static void
+h2_on_rate_timeout(am_timer_t *t)
+{
+    am_http2_stream_t *s = t->data;
+    am_msec_t next;
+    am_msec_t now = am_now_msec();
+
+    if (s->wait_since == 0 || s->body_done || s->discarding ||
+        now - s->wait_since >= am_ctx.conf->timeout_body_read) {
+        /* A wait with no byte at all is the body timer's (CANCEL). */
+        return;
+    }
+    if (!h2_stream_too_slow(s, now, &next)) {
+        am_timer_add(&s->rate_timer, next);
+        return;
+    }
+    am_connlog(AM_LOG_INFO, 0, s->h2->c->id, (uint32_t)s->id,
+               "client sent the body under limits.body_min_rate");
+    am_stats_abuse(AM_ABUSE_BODY_TOO_SLOW);
+    am_timer_del(&s->body_timer);
+    s->wait_since = 0;
+    if (s->req) {
+        am_asgi_request_disconnect(s->req);
+    }
+    if (s->state == AM_HTTP2_STREAM_OPEN && s->status == 0) {
+        am_http2_response_error(s, 408); /* RFC 9110 §15.5.9 */
+        /* The rest is discarded for a bounded time (the stream stays
+         * half-closed), so the client reads the 408 before any reset. */
+        s->rst_after_eof = 0;
+    } else {
+        nghttp2_submit_rst_stream(s->h2->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_CANCEL);
+    }
+    am_http2_schedule(s->h2);
+}
+
+void
+am_http2_stream_body_wait(am_http2_stream_t *s, int waiting)
+{
+    am_msec_t now, next;
+
+    if (am_ctx.conf->limit_body_min_rate == 0) {
+        return;
+    }
+    now = am_now_msec();
+    if (!waiting) {
+        if (s->wait_since != 0) {
+            s->waited += now - s->wait_since;
+            s->wait_since = 0;
+        }
+        am_timer_del(&s->rate_timer);
+        return;
+    }
+    if (s->wait_since != 0) {
+        return;
+    }
+    s->wait_since = now;
+    /* The check runs from the timer, never inside the app's receive(). */
+    next = 0;
+    (void)h2_stream_too_slow(s, now, &next);
+    am_timer_add(&s->rate_timer, next);
+}
+
+void
+am_http2_stream_discard(am_http2_stream_t *s)
+{
+    am_http2_t *h2 = s->h2;
+
+    if (s->discarding) {
+        return;
+    }
+    s->discarding = 1;
+    s->wait_since = 0;
+    am_timer_del(&s->rate_timer);
+    if (s->req) {
+        /* ASGI: receive() after the response is http.disconnect. */
+        am_asgi_request_disconnect(s->req);
+    }
+    if (s->unconsumed > 0) {
+        /* RFC 9113 §6.9: what the app will never read goes back to the
+         * stream's and the connection's windows. */
+        nghttp2_session_consume(h2->session, s->id, s->unconsumed);
+        s->unconsumed = 0;
+    }
+    am_timer_add(&s->body_timer, am_ctx.conf->timeout_body_read);
+    am_http2_schedule(h2);
+}
+
+void
+am_http2_stream_discarded(am_http2_stream_t *s, size_t len)
+{
+    am_http2_t *h2 = s->h2;
+
+    nghttp2_session_consume(h2->session, s->id, len);
+    s->discarded += len;
+    if (s->discarded > am_ctx.conf->h2_initial_window_size) {
+        /* More than one window after the response: the client goes on
+         * uploading what nobody reads. RFC 9113 §8.1 lets us stop it. */
+        am_timer_del(&s->body_timer);
+        nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, s->id,
+                                  NGHTTP2_NO_ERROR);
+    }
+    am_http2_schedule(h2);
 }
 
 am_http2_stream_t *
@@ -74,6 +220,8 @@ am_http2_stream_create(am_http2_t *h2, int32_t id)
     s->body_timer.data = s;
     s->write_timer.handler = h2_on_write_timeout;
     s->write_timer.data = s;
+    s->rate_timer.handler = h2_on_rate_timeout;
+    s->rate_timer.data = s;
     s->next = h2->streams;
     if (h2->streams) {
         h2->streams->prev = s;
@@ -94,6 +242,7 @@ am_http2_stream_destroy(am_http2_stream_t *s)
 
     am_timer_del(&s->body_timer);
     am_timer_del(&s->write_timer);
+    am_timer_del(&s->rate_timer);
     if (s->req) {
         am_asgi_request_release(s->req);
         s->req = NULL;

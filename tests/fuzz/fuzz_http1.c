@@ -119,6 +119,10 @@ enum {
     APP_PARTIAL,    /* one receive(), answer, leave the rest unread */
     APP_CONTINUE,   /* wait for body (100 Continue), then answer */
     APP_RETURN,     /* return without a response */
+    APP_EARLY,      /* 200 in one step, body unread: the response ends
+                       before the request (RFC 9113 §8.1) */
+    APP_LINGER,     /* as APP_EARLY, then keep running a few turns
+                       without reading (a background task) */
     APP_NBEHAVIOURS
 };
 
@@ -607,6 +611,17 @@ app_step(am_asgi_request_t *r)
             r->pc = 98;
         }
         break;
+    case APP_EARLY:
+    case APP_LINGER:
+        /* Both send() calls in one step, as an app that answers without
+         * awaiting anything else; APP_LINGER then only counts turns. */
+        if (r->pc == 0) {
+            rc = app_start(r, 200, app_ct, 1, 0);
+            if (rc == 0) {
+                rc = app_body(r, "early", 5, 0);
+            }
+        }
+        break;
     case APP_RETURN:
     default:
         app_end(r, 0);
@@ -617,6 +632,9 @@ app_step(am_asgi_request_t *r)
         return;
     }
     r->pc++;
+    if (r->behaviour == APP_LINGER && r->pc < 6) {
+        return;
+    }
     if (r->pc >= 99 || r->finished) {
         app_end(r, 0);
     }
@@ -670,6 +688,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_conf->h2_initial_window_size = 16384;
     fuzz_conf->h2_connection_window = 65535;
     fuzz_conf->h2_max_header_list_size = 4096;
+    /* Budgets a few frames away, so their GOAWAY paths are reached. */
+    fuzz_conf->h2_reset_budget = 6;
+    fuzz_conf->h2_empty_frame_budget = 12;
     /* Every peer is a trusted proxy: Forwarded headers are parsed. */
     fuzz_conf->forwarded_all = 1;
     /* Timers never fire within a run: runs stay deterministic. */

@@ -26,11 +26,13 @@ import pytest
 
 from h2util import (
     DATA, ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR,
-    MAX_WINDOW, PADDED, PROTOCOL_ERROR, RST_STREAM,
+    MAX_WINDOW, NO_ERROR, PADDED, PRIORITY, PROTOCOL_ERROR, RST_STREAM,
     ConnectionClosed, continuation_frame, data_frame, frame,
     headers_frame, hpack_block, window_update_frame)
 from hostile import (
-    check_alive_h2, check_rss, counts, h2, start, wait_metric, worker_rss)
+    check_alive_h2, check_rss, counts, h1, h2, start, wait_metric,
+    worker_rss)
+from httpraw import request
 
 pytestmark = pytest.mark.am_timeout(60)
 
@@ -84,6 +86,10 @@ def test_09_h2_dribbled_body_is_cut_off(server, tmp_path, tls):
             f"a body dribbled for 10 s was never cut off: {r!r}"
         assert r.status == 408, r
         c.expect_no_error()
+        # The app, told of the disconnect, ends: that must not reset the
+        # stream our 408 answered (only §8.1's NO_ERROR may follow).
+        c.drain(0.5)
+        assert c.responses[sid].reset in (None, NO_ERROR), c.responses[sid]
     finally:
         c.close()
     check_alive_h2(srv)
@@ -204,6 +210,28 @@ def test_12_empty_data_flood(server, tmp_path, tls):
                        {"cause": "empty_frames"}) >= 1
 
 
+@TLS
+@pytest.mark.parametrize("kind", ["priority", "unknown-type"])
+def test_12_no_effect_frame_flood(server, tmp_path, tls, kind):
+    """The rest of the family: PRIORITY frames (deprecated, RFC 9113
+    §5.3.2) and frames of an unknown type (ignored, §5.5) change nothing
+    for a request either: the same budget ends a flood of them with
+    GOAWAY ENHANCE_YOUR_CALM, here past 50."""
+    srv = start(server, tmp_path, tls, {"http2": {"empty_frame_budget": 50}})
+    c = h2(srv)
+    try:
+        if kind == "priority":
+            one = frame(PRIORITY, 0, 3, b"\0\0\0\0\x10")
+        else:
+            one = frame(0x42, 0, 0, b"hello")
+        send_until_closed(c, one * 1000)
+        g = read_until_goaway_or_close(c)
+    finally:
+        c.close()
+    assert g is not None and g.error_code == ENHANCE_YOUR_CALM, g
+    check_alive_h2(srv)
+
+
 # ------------------------------------------------------------ item 13
 
 
@@ -243,6 +271,44 @@ def test_13_unread_body_returns_connection_window(server, tmp_path, tls,
     finally:
         c.close()
     check_rss(srv, rss)
+    check_alive_h2(srv)
+
+
+@TLS
+def test_13_body_after_response_returns_window_while_app_runs(
+        server, tmp_path, tls):
+    """The app answers at once and goes on running without reading (a
+    background task): the body the client streams after the response is
+    thrown away and its bytes given back to the connection window as
+    they arrive, while the stream stays open (half-closed (local), not
+    reset) and the app still runs. Five such streams each send a full
+    stream window (1.25 MiB, more than the 1 MiB connection window);
+    then a sixth stream uploads 1.5 MiB and completes."""
+    srv = start(server, tmp_path, tls)
+    c = h2(srv)
+    try:
+        c.ping_roundtrip()
+        sids = []
+        for _ in range(5):
+            sid = c.request("POST", "/linger", end_stream=False)
+            r = c.read_response(sid, allow_reset=True)
+            assert r.status == 200 and r.data == b"early", r
+            c.send_body(sid, b"u" * (256 * 1024), end_stream=False,
+                        timeout=10)
+            sids.append(sid)
+        last = c.request("POST", "/len", end_stream=False)
+        c.send_body(last, b"v" * (1536 * 1024), timeout=10)
+        r = c.read_response(last)
+        assert r.status == 200, r
+        assert b'"len": 1572864' in r.data, r
+        assert c.ping_roundtrip()
+        for sid in sids:
+            assert c.responses[sid].reset is None, c.responses[sid]
+    finally:
+        c.close()
+    with h1(srv) as c1:
+        c1.send(request("GET", "/release"))
+        assert c1.read_response().status == 200
     check_alive_h2(srv)
 
 
@@ -323,6 +389,31 @@ def test_14_second_headers_without_end_stream_after_response(
         f = c.expect_stream_error(sid, PROTOCOL_ERROR)
         if f.type == RST_STREAM:
             c.expect_no_error()
+    finally:
+        c.close()
+    check_alive_h2(srv)
+
+
+@TLS
+def test_14_discard_after_response_is_bounded(server, tmp_path, tls):
+    """The half-closed (local) stream whose body is discarded is not kept
+    for ever: RST_STREAM NO_ERROR (RFC 9113 §8.1) timeouts.body_read
+    (here 1 s) after the response, even while the client dribbles; the
+    connection goes on."""
+    srv = start(server, tmp_path, tls, {"timeouts": {"body_read": "1s"}})
+    c = h2(srv)
+    try:
+        sid = answered_early(c)
+        still_half_closed_local(c, sid)
+        for _ in range(40):
+            r = c.responses[sid]
+            if r.reset is not None:
+                break
+            c.send(data_frame(sid, b"x"))
+            c.drain(0.25)
+        assert c.responses[sid].reset == NO_ERROR, c.responses[sid]
+        r = c.read_response(c.request("GET", "/after"))
+        assert r.status == 200, r
     finally:
         c.close()
     check_alive_h2(srv)

@@ -107,6 +107,8 @@ static const char full_yaml[] =
     "  max_frame_size: 1MiB\n"
     "  header_table_size: 0\n"
     "  max_header_list_size: 32KiB\n"
+    "  reset_budget: 50\n"
+    "  empty_frame_budget: 0\n"
     "log:\n"
     "  level: debug\n"
     "  error_log: /var/log/am/error.log\n"
@@ -245,6 +247,9 @@ TEST(full_file_every_key)
     ASSERT_EQ(c->h2_max_frame_size, 1024 * 1024);
     ASSERT_EQ(c->h2_header_table_size, 0);
     ASSERT_EQ(c->h2_max_header_list_size, 32 * 1024);
+    ASSERT_EQ(c->h2_reset_budget, 50);
+    ASSERT_EQ(c->h2_empty_frame_budget, 0);
+    ASSERT_EQ(c->limit_body_min_rate, 1024);
 
     ASSERT_EQ(c->log_level, AM_LOG_DEBUG);
     ASSERT_STR_EQ(c->error_log, "/var/log/am/error.log");
@@ -351,6 +356,8 @@ TEST(defaults)
     ASSERT_EQ(c->h2_max_frame_size, 16384);
     ASSERT_EQ(c->h2_header_table_size, 4096);
     ASSERT_EQ(c->h2_max_header_list_size, 64 * 1024);
+    ASSERT_EQ(c->h2_reset_budget, 100);
+    ASSERT_EQ(c->h2_empty_frame_budget, 1000);
     ASSERT_EQ(c->forwarded_all, 0);
     ASSERT_EQ(c->nforwarded_allow, 2);
     ASSERT_EQ(c->forwarded_allow[0].family, AF_INET);

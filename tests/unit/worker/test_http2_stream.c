@@ -63,6 +63,16 @@ am_asgi_request_release(am_asgi_request_t *r)
     seen.released++;
 }
 
+void
+am_asgi_request_disconnect(am_asgi_request_t *r)
+{
+}
+
+void
+am_http2_response_error(am_http2_stream_t *s, int status)
+{
+}
+
 const am_asgi_ops_t am_http2_response_ops;
 
 void
