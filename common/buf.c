@@ -185,6 +185,12 @@ am_bufq_consume(am_bufq_t *q, size_t n)
 }
 
 size_t
+am_bufq_tail_room(const am_bufq_t *q)
+{
+    return q->tail != NULL ? AM_BUFQ_CHUNK - q->tail->len : 0;
+}
+
+size_t
 am_bufq_read(am_bufq_t *q, void *out, size_t n)
 {
     char *p = out;
