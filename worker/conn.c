@@ -332,6 +332,10 @@ conn_do_read(am_conn_t *c)
         return;
     }
     c->proto->on_read(c, rc == AM_DONE);
+    if (!c->closed && am_buf_size(&c->rbuf) == 0) {
+        /* All parsed: an idle connection holds no read buffer. */
+        am_buf_shrink(&c->rbuf);
+    }
 }
 
 static void
