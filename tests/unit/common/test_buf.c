@@ -46,3 +46,22 @@ TEST(tail_room_is_the_last_chunk_free_space)
     am_bufq_free(&q);
     ASSERT_EQ(am_bufq_tail_room(&q), 0);
 }
+
+TEST(released_buffers_of_common_sizes_are_reused)
+{
+    am_buf_t a = { 0 }, b = { 0 };
+    char *p;
+
+    am_buf_reserve(&a, 16384); /* a read buffer */
+    p = a.data;
+    am_buf_shrink(&a);
+    am_buf_reserve(&b, 16384);
+    ASSERT_TRUE(b.data == p);
+    am_buf_append(&b, "x", 1);
+    am_buf_reserve(&b, 40000); /* grown past the cached sizes */
+    ASSERT_EQ(b.cap, 65536);
+    ASSERT_EQ(b.data[0], 'x');
+    am_buf_free(&b);
+    am_buf_free(&a); /* already empty */
+    ASSERT_TRUE(a.data == NULL);
+}
