@@ -100,6 +100,9 @@ $(BUILD)/tests/unit/worker/test_http2_stream: $(H2_UNIT_OBJ)
 $(BUILD)/tests/unit/worker/test_http2_stream: UNIT_EXTRA = $(H2_UNIT_OBJ) \
                                                            $(WORKER_UNIT_OBJ)
 $(BUILD)/tests/unit/worker/test_http2_stream: UNIT_LIBS = -lnghttp2
+$(BUILD)/tests/unit/worker/test_http2_mem: $(BUILD)/worker/http2_mem.o
+$(BUILD)/tests/unit/worker/test_http2_mem: UNIT_EXTRA = $(BUILD)/worker/http2_mem.o
+$(BUILD)/tests/unit/worker/test_http2_mem: UNIT_LIBS = -lnghttp2
 
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
