@@ -125,6 +125,9 @@ $(BUILD)/tests/unit/worker/test_http2_stream: $(H2_UNIT_OBJ)
 $(BUILD)/tests/unit/worker/test_http2_stream: UNIT_EXTRA = $(H2_UNIT_OBJ) \
                                                            $(WORKER_UNIT_OBJ)
 $(BUILD)/tests/unit/worker/test_http2_stream: UNIT_LIBS = -lnghttp2
+$(BUILD)/tests/unit/worker/test_http2_mem: $(BUILD)/worker/http2_mem.o
+$(BUILD)/tests/unit/worker/test_http2_mem: UNIT_EXTRA = $(BUILD)/worker/http2_mem.o
+$(BUILD)/tests/unit/worker/test_http2_mem: UNIT_LIBS = -lnghttp2
 
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -D_GNU_SOURCE -I. -Wall -Wextra -Werror
@@ -142,7 +145,7 @@ FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/http.c worker/request.c worker/http1_request.c \
                  worker/h1_parser.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \
-                 worker/http2_stream.c worker/http2_response.c \
+                 worker/http2_stream.c worker/http2_response.c worker/http2_mem.c \
                  worker/event.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)

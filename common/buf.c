@@ -6,6 +6,45 @@
 #include "common/buf.h"
 #include "common/core.h"
 
+/* Buffers of the two common first sizes (a request head, a read) are
+ * recycled through small per-process free lists (the worker is
+ * single-threaded): an idle connection gives its buffers back, and the
+ * next request takes them without a trip through malloc's large bins. */
+#define BUF_CACHE_MAX 64 /* per size: at most 1.25 MiB kept */
+
+typedef struct buf_cache_s {
+    size_t size;
+    size_t n;
+    char *list[BUF_CACHE_MAX];
+} buf_cache_t;
+
+static buf_cache_t buf_caches[] = { { 4096, 0, { 0 } }, { 16384, 0, { 0 } } };
+
+static buf_cache_t *
+buf_cache_find(size_t size)
+{
+    for (size_t i = 0; i < sizeof(buf_caches) / sizeof(buf_caches[0]); i++) {
+        if (buf_caches[i].size == size) {
+            return &buf_caches[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+buf_release(am_buf_t *b)
+{
+    buf_cache_t *k = buf_cache_find(b->cap);
+
+    if (k != NULL && k->n < BUF_CACHE_MAX) {
+        k->list[k->n++] = b->data;
+    } else {
+        free(b->data);
+    }
+    b->data = NULL;
+    b->cap = b->len = b->pos = 0;
+}
+
 void
 am_buf_reserve(am_buf_t *b, size_t n)
 {
@@ -26,6 +65,15 @@ am_buf_reserve(am_buf_t *b, size_t n)
     cap = b->cap ? b->cap : 4096;
     while (cap < need) {
         cap *= 2;
+    }
+    if (b->data == NULL) {
+        buf_cache_t *k = buf_cache_find(cap);
+
+        if (k != NULL && k->n > 0) {
+            b->data = k->list[--k->n];
+            b->cap = cap;
+            return;
+        }
     }
     b->data = am_realloc(b->data, cap);
     b->cap = cap;
@@ -63,18 +111,18 @@ void
 am_buf_shrink(am_buf_t *b)
 {
     if (b->len == b->pos && b->cap > 0) {
-        free(b->data);
-        b->data = NULL;
-        b->cap = b->len = b->pos = 0;
+        buf_release(b);
     }
 }
 
 void
 am_buf_free(am_buf_t *b)
 {
-    free(b->data);
-    b->data = NULL;
-    b->cap = b->len = b->pos = 0;
+    if (b->data == NULL) {
+        b->cap = b->len = b->pos = 0;
+        return;
+    }
+    buf_release(b);
 }
 
 /* Chunk queue. */
@@ -182,6 +230,12 @@ am_bufq_consume(am_bufq_t *q, size_t n)
             bufq_chunk_release(k);
         }
     }
+}
+
+size_t
+am_bufq_tail_room(const am_bufq_t *q)
+{
+    return q->tail != NULL ? AM_BUFQ_CHUNK - q->tail->len : 0;
 }
 
 size_t

@@ -50,6 +50,8 @@ void am_bufq_append(am_bufq_t *q, const void *data, size_t n);
 /* Up to max iovecs covering the queue's first bytes; returns how many. */
 int am_bufq_iov(const am_bufq_t *q, struct iovec *iov, int max);
 void am_bufq_consume(am_bufq_t *q, size_t n);
+/* Bytes the last chunk can still take without a new chunk (0 if empty). */
+size_t am_bufq_tail_room(const am_bufq_t *q);
 /* Copy up to n queued bytes to out and consume them; returns the count. */
 size_t am_bufq_read(am_bufq_t *q, void *out, size_t n);
 void am_bufq_free(am_bufq_t *q);

@@ -334,6 +334,9 @@ lifespan: "off"
 log:
   level: warn
   access_log: "off"
+timeouts:  # idle connections must outlive a slow idle-* run
+  keepalive: 600s
+  h2_idle: 600s
 listen:
   - 127.0.0.1:{port}
   - address: 127.0.0.1:{tls_port}
@@ -348,7 +351,7 @@ def uvicorn(app, tmp, port, tls_port):
     return [PY, "-m", "uvicorn", "--app-dir", CONF, "--host", "127.0.0.1",
             "--port", str(port), "--http", "httptools", "--loop", "asyncio",
             "--workers", "1", "--no-access-log", "--log-level", "warning",
-            "--lifespan", "off", f"{app}:app"]
+            "--lifespan", "off", "--timeout-keep-alive", "600", f"{app}:app"]
 
 
 def hypercorn(app, tmp, port, tls_port):
@@ -357,7 +360,7 @@ def hypercorn(app, tmp, port, tls_port):
             "-b", f"127.0.0.1:{tls_port}",
             "--certfile", f"{tmp}/certs/server.pem",
             "--keyfile", f"{tmp}/certs/server.key",
-            "--log-level", "warning", f"{app}:app"]
+            "--log-level", "warning", "--keep-alive", "600", f"{app}:app"]
 
 
 def h2o(app, tmp, port, tls_port):
@@ -372,6 +375,8 @@ def h2o(app, tmp, port, tls_port):
         if os.geteuid() == 0:  # h2o would switch to nobody
             f.write("user: root\n")
         f.write(f"""num-threads: 1
+http1-request-timeout: 600
+http2-idle-timeout: 600
 listen:
   host: 127.0.0.1
   port: {port}

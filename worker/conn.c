@@ -22,7 +22,8 @@
 
 #define CONN_READ_CHUNK  16384
 #define CONN_LINGER_MSEC 2000
-#define CONN_WRITE_IOV   64 /* chunks per sendmsg(2): 1 MiB */
+#define CONN_WRITE_IOV   64          /* chunks per sendmsg(2): 1 MiB */
+#define CONN_DIRECT_MIN  (32 * 1024) /* a write this large goes out at once */
 
 size_t am_conn_count;
 
@@ -38,6 +39,8 @@ static void conn_on_write_timeout(am_timer_t *t);
 static void conn_on_linger_timeout(am_timer_t *t);
 static void conn_on_read_post(am_post_t *p);
 static void conn_do_read(am_conn_t *c);
+static size_t conn_write_direct(am_conn_t *c, const char *data, size_t len);
+static size_t conn_write_direct_tls(am_conn_t *c, const char *data, size_t len);
 
 am_conn_t *
 am_conn_create(int fd, am_listen_t *l)
@@ -144,8 +147,105 @@ am_conn_write(am_conn_t *c, const void *data, size_t len)
     if (c->closed || len == 0) {
         return;
     }
+    if (len >= CONN_DIRECT_MIN && !c->write_blocked && !c->closing &&
+        !c->handshaking && !c->read_wants_write) {
+        size_t n = conn_write_direct(c, data, len);
+
+        data = (const char *)data + n;
+        len -= n;
+        if (len == 0) {
+            return;
+        }
+    }
     am_bufq_append(&c->wbuf, data, len);
     conn_mark_dirty(c);
+}
+
+/* A large write (a response body) goes to the socket at once, behind what
+ * is queued, from the caller's bytes: copying a 1 MiB body into the queue
+ * only to write it at the end of the turn costs a copy and 64 chunks of
+ * cache. This is the one exception to "one write per loop turn" (see
+ * docs/ARCHITECTURE.md). Returns how many of data's bytes were written;
+ * the caller queues the rest, and the flush meets EAGAIN or the error. */
+static size_t
+conn_write_direct(am_conn_t *c, const char *data, size_t len)
+{
+    size_t queued = am_bufq_size(&c->wbuf);
+    struct iovec iov[CONN_WRITE_IOV];
+    struct msghdr msg = { 0 };
+    ssize_t n;
+    int i;
+
+    if (c->tls != NULL) {
+        return conn_write_direct_tls(c, data, len);
+    }
+    i = am_bufq_iov(&c->wbuf, iov, CONN_WRITE_IOV);
+    if (i == CONN_WRITE_IOV) {
+        return 0; /* a long queue: the flush writes it first */
+    }
+    iov[i].iov_base = (void *)data;
+    iov[i].iov_len = len;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = (size_t)i + 1;
+    do {
+        n = sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL);
+    } while (n == -1 && errno == EINTR);
+    if (n == -1) {
+        return 0;
+    }
+    if (am_stats_self != NULL) {
+        am_stats_self->bytes_out += (uint64_t)n;
+    }
+    if ((size_t)n <= queued) {
+        am_bufq_consume(&c->wbuf, (size_t)n);
+        return 0;
+    }
+    am_bufq_consume(&c->wbuf, queued);
+    return (size_t)n - queued;
+}
+
+/* TLS: the queue is topped up to a whole record from data and written,
+ * then data goes record by record straight to SSL_write(). A record that
+ * meets EAGAIN is retried by the flush from the queue's first chunk, which
+ * then holds the same bytes at the same length
+ * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, worker/tls.c). */
+static size_t
+conn_write_direct_tls(am_conn_t *c, const char *data, size_t len)
+{
+    size_t done = 0, room;
+    uint32_t want = 0;
+    ssize_t n;
+
+    if (am_bufq_size(&c->wbuf) > 0) {
+        room = am_min(am_bufq_tail_room(&c->wbuf), len);
+        am_bufq_append(&c->wbuf, data, room);
+        done = room;
+        while (am_bufq_size(&c->wbuf) > 0) {
+            struct iovec iov;
+
+            am_bufq_iov(&c->wbuf, &iov, 1);
+            n = am_tls_send(c->tls, iov.iov_base, iov.iov_len, &want);
+            if (n < 0) {
+                return done;
+            }
+            if (am_stats_self != NULL) {
+                am_stats_self->bytes_out += (uint64_t)n;
+            }
+            am_bufq_consume(&c->wbuf, (size_t)n);
+        }
+    }
+    while (done < len) {
+        n = am_tls_send(c->tls, data + done,
+                        am_min(len - done, (size_t)AM_BUFQ_CHUNK), &want);
+        if (n < 0) {
+            break;
+        }
+        if (am_stats_self != NULL) {
+            am_stats_self->bytes_out += (uint64_t)n;
+        }
+        done += (size_t)n;
+    }
+    return done;
 }
 
 void
@@ -232,6 +332,10 @@ conn_do_read(am_conn_t *c)
         return;
     }
     c->proto->on_read(c, rc == AM_DONE);
+    if (!c->closed && am_buf_size(&c->rbuf) == 0) {
+        /* All parsed: an idle connection holds no read buffer. */
+        am_buf_shrink(&c->rbuf);
+    }
 }
 
 static void

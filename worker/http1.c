@@ -116,6 +116,14 @@ am_http1_reset(am_http1_t *h)
     h->te_trailers = 0;
     h->resp_length = h->resp_sent = 0;
     h->resp_head.pos = h->resp_head.len = 0;
+    if (am_buf_size(&h->c->rbuf) == 0) {
+        /* Nothing pipelined: the keep-alive wait holds no buffers. */
+        am_buf_shrink(&h->head);
+        am_buf_shrink(&h->resp_head);
+        free(h->fields);
+        h->fields = NULL;
+        h->fields_cap = 0;
+    }
 }
 
 /* Feed buffered input to the request side while the current request

@@ -23,6 +23,7 @@
 #include "worker/ctx.h"
 #include "worker/http2.h"
 #include "worker/http2_conn.h"
+#include "worker/http2_mem.h"
 
 #define H2_OUT_HIGH   (256 * 1024) /* conn output pulled from nghttp2 */
 #define H2_GOAWAY_MS  1000         /* notice -> final GOAWAY (RFC 9113 §6.8) */
@@ -768,8 +769,8 @@ http2_create(am_conn_t *c)
     h2->header_timer.handler = http2_on_header_timeout;
     h2->header_timer.data = h2;
     h2->skip = sizeof(h2_preface) - 1; /* h2_track(): the preface first */
-    if (nghttp2_session_server_new2(&h2->session, h2_callbacks, h2,
-                                    h2_option) != 0) {
+    if (nghttp2_session_server_new3(&h2->session, h2_callbacks, h2, h2_option,
+                                    am_http2_mem_get()) != 0) {
         free(h2);
         return NULL;
     }

@@ -1,0 +1,67 @@
+/* tests/unit/common/test_buf.c: the byte buffer and the output chunk
+ * queue (common/buf.c): an emptied buffer holds no memory, and the queue's
+ * tail room is what a direct TLS write tops up to a whole record
+ * (worker/conn.c).
+ */
+
+#include <string.h>
+#include <sys/uio.h>
+
+#include "common/buf.h"
+#include "tests/unit/unit.h"
+
+TEST(shrink_frees_an_empty_buffer_only)
+{
+    am_buf_t b = { 0 };
+
+    am_buf_append(&b, "abc", 3);
+    am_buf_shrink(&b);
+    ASSERT_TRUE(b.data != NULL); /* bytes still unread */
+    am_buf_consume(&b, 3);
+    am_buf_shrink(&b);
+    ASSERT_TRUE(b.data == NULL);
+    ASSERT_EQ(b.cap, 0);
+    am_buf_free(&b);
+}
+
+TEST(tail_room_is_the_last_chunk_free_space)
+{
+    static char big[AM_BUFQ_CHUNK + 100];
+    am_bufq_t q = { 0 };
+    struct iovec iov[4];
+
+    ASSERT_EQ(am_bufq_tail_room(&q), 0);
+    am_bufq_append(&q, "head", 4);
+    ASSERT_EQ(am_bufq_tail_room(&q), AM_BUFQ_CHUNK - 4);
+    /* Topped up to one whole chunk: one iovec of a full record. */
+    am_bufq_append(&q, big, am_bufq_tail_room(&q));
+    ASSERT_EQ(am_bufq_tail_room(&q), 0);
+    ASSERT_EQ(am_bufq_iov(&q, iov, 4), 1);
+    ASSERT_EQ(iov[0].iov_len, AM_BUFQ_CHUNK);
+    am_bufq_append(&q, big, sizeof(big));
+    ASSERT_EQ(am_bufq_tail_room(&q), AM_BUFQ_CHUNK - 100);
+    /* Consuming the head does not change the tail's room. */
+    am_bufq_consume(&q, AM_BUFQ_CHUNK + 10);
+    ASSERT_EQ(am_bufq_tail_room(&q), AM_BUFQ_CHUNK - 100);
+    am_bufq_free(&q);
+    ASSERT_EQ(am_bufq_tail_room(&q), 0);
+}
+
+TEST(released_buffers_of_common_sizes_are_reused)
+{
+    am_buf_t a = { 0 }, b = { 0 };
+    char *p;
+
+    am_buf_reserve(&a, 16384); /* a read buffer */
+    p = a.data;
+    am_buf_shrink(&a);
+    am_buf_reserve(&b, 16384);
+    ASSERT_TRUE(b.data == p);
+    am_buf_append(&b, "x", 1);
+    am_buf_reserve(&b, 40000); /* grown past the cached sizes */
+    ASSERT_EQ(b.cap, 65536);
+    ASSERT_EQ(b.data[0], 'x');
+    am_buf_free(&b);
+    am_buf_free(&a); /* already empty */
+    ASSERT_TRUE(a.data == NULL);
+}
