@@ -33,7 +33,7 @@ void am_buf_free(am_buf_t *b);
  * Chunks are recycled through a small per-process free list (the worker
  * is single-threaded), so a busy connection does not page-fault fresh heap
  * for every response. */
-#define AM_BUFQ_CHUNK (16 * 1024) /* one TLS record's worth */
+#define AM_BUFQ_CHUNK ((size_t)16 * 1024) /* one TLS record's worth */
 
 typedef struct am_bufq_chunk_s am_bufq_chunk_t;
 

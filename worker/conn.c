@@ -22,8 +22,9 @@
 
 #define CONN_READ_CHUNK  16384
 #define CONN_LINGER_MSEC 2000
-#define CONN_WRITE_IOV   64          /* chunks per sendmsg(2): 1 MiB */
-#define CONN_DIRECT_MIN  (32 * 1024) /* a write this large goes out at once */
+#define CONN_WRITE_IOV   64 /* chunks per sendmsg(2): 1 MiB */
+#define CONN_DIRECT_MIN                                                        \
+    ((size_t)32 * 1024) /* a write this large goes out at once */
 
 size_t am_conn_count;
 

@@ -110,15 +110,15 @@ http1_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
             }
             h->resp_has_length = 1;
             h->resp_length = v;
-        } else if (http1_name_is(hd, "transfer-encoding", 17)) {
-            /* We frame the body ourselves (RFC 9112 §6.1). */
+        } else if (http1_name_is(hd, "transfer-encoding", 17) ||
+                   http1_name_is(hd, "keep-alive", 10)) {
+            /* We frame the body and manage the connection ourselves
+             * (RFC 9112 §6.1, RFC 9110 §7.6.1). */
             continue;
         } else if (http1_name_is(hd, "connection", 10)) {
             if (am_http_value_has_token(hd->value, hd->value_len, "close")) {
                 h->resp_close = 1;
             }
-            continue;
-        } else if (http1_name_is(hd, "keep-alive", 10)) {
             continue;
         } else if (http1_name_is(hd, "server", 6)) {
             h->resp_has_server = 1;

@@ -25,8 +25,8 @@
 #include "worker/http2_conn.h"
 #include "worker/http2_mem.h"
 
-#define H2_OUT_HIGH   (256 * 1024) /* conn output pulled from nghttp2 */
-#define H2_GOAWAY_MS  1000         /* notice -> final GOAWAY (RFC 9113 §6.8) */
+#define H2_OUT_HIGH   ((size_t)256 * 1024) /* conn output pulled from nghttp2 */
+#define H2_GOAWAY_MS  1000 /* notice -> final GOAWAY (RFC 9113 §6.8) */
 #define H2_MAX_FIELDS 1024
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -817,7 +817,7 @@ http2_install(am_conn_t *c, am_http2_t *h2)
     c->read_timer.handler = http2_on_idle;
     c->read_timer.data = h2;
     /* nghttp2 bounds what it buffers: read all the socket gives. */
-    c->rbuf_limit = 64 * 1024;
+    c->rbuf_limit = (size_t)64 * 1024;
     am_timer_add(&c->read_timer, am_ctx.conf->timeout_h2_idle);
     am_conn_set_reading(c, 1);
 }
@@ -942,7 +942,8 @@ am_http2_init(am_conf_t *conf)
     nghttp2_option_set_no_auto_window_update(h2_option, 1);
     nghttp2_option_set_max_outbound_ack(h2_option, 1000);
     nghttp2_option_set_max_settings(h2_option, 32);
-    nghttp2_option_set_max_send_header_block_length(h2_option, 256 * 1024);
+    nghttp2_option_set_max_send_header_block_length(h2_option,
+                                                    (size_t)256 * 1024);
     nghttp2_option_set_max_deflate_dynamic_table_size(h2_option, 4096);
     nghttp2_option_set_peer_max_concurrent_streams(h2_option, 100);
 #ifdef AM_HAVE_NGHTTP2_RESET_RATE_LIMIT

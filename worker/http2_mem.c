@@ -13,7 +13,7 @@
 
 #include "worker/http2_mem.h"
 
-#define H2MEM_MAP_MIN (16 * 1024)
+#define H2MEM_MAP_MIN ((size_t)16 * 1024)
 
 typedef struct h2mem_hdr_s {
     size_t size;
