@@ -28,6 +28,8 @@ enum {
 #define AM_STATS_BUCKETS 12
 extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
 
+#define AM_STATS_WS_CLOSES 6
+
 typedef struct am_worker_stats_s {
     volatile int64_t heartbeat_msec; /* CLOCK_MONOTONIC ms, each loop turn */
     volatile int32_t pid;            /* 0: slot free */
@@ -45,6 +47,15 @@ typedef struct am_worker_stats_s {
     volatile int64_t streams;     /* open HTTP/2 streams now */
     volatile uint64_t connections_total;
     volatile uint64_t requests_total; /* for max_requests */
+    /* WebSocket (issue 9) */
+    volatile int64_t ws_open; /* sessions open now */
+    volatile uint64_t ws_sessions_total;
+    volatile uint64_t ws_messages_in;
+    volatile uint64_t ws_messages_out;
+    volatile uint64_t ws_bytes_in; /* frame bytes, counted at session end */
+    volatile uint64_t ws_bytes_out;
+    /* close codes: 1000, 1001, 1002-1003, 1007-1010, 1011-1014, app 3000+ */
+    volatile uint64_t ws_closes[AM_STATS_WS_CLOSES];
 } am_worker_stats_t;
 
 typedef struct am_stats_s {
@@ -73,6 +84,9 @@ uint64_t am_stats_rss(pid_t pid);
 
 /* Record one finished request (called by the protocols). */
 void am_stats_request(int proto, int status, double seconds);
+
+/* Count a WebSocket close code in its bucket. */
+void am_stats_close_code(am_worker_stats_t *w, int code);
 
 /* Master: fold the counters of slot index into s->retired and clear the
  * slot for the next worker. */

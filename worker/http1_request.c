@@ -27,6 +27,7 @@
 #include "worker/http1_conn.h"
 #include "worker/metrics.h"
 #include "worker/request.h"
+#include "worker/ws_h1.h"
 
 static int http1_on_message_begin(http_parser *p);
 static int http1_on_url(http_parser *p, const char *at, size_t len);
@@ -423,6 +424,20 @@ http1_head_upgrade(am_http1_t *h, const http1_scan_t *s, am_asgi_head_t *head,
     return 1;
 }
 
+/* RFC 6455 §4.2.1: a GET asking for a WebSocket goes to worker/ws_h1.c,
+ * which takes the connection over. Returns 1 when it did. */
+static int
+http1_head_websocket(am_http1_t *h, http_parser *p, const am_asgi_head_t *head)
+{
+    if (p->method != HTTP_GET || h->http10 || head->has_body ||
+        !am_ws_h1_is_upgrade(head)) {
+        return 0;
+    }
+    am_http1_set_state(h, AM_HTTP1_UPGRADED);
+    am_ws_h1_start(h->c, head);
+    return 1;
+}
+
 /* Hand the request to the bridge and arm the body deadline. */
 static int
 http1_head_start(am_http1_t *h, const am_asgi_head_t *head)
@@ -492,7 +507,8 @@ http1_on_headers_complete(http_parser *p)
     }
 
     http1_head_fill(h, p, headers, &scan, &head, &fwd);
-    if (http1_head_upgrade(h, &scan, &head, headers)) {
+    if (http1_head_websocket(h, p, &head) ||
+        http1_head_upgrade(h, &scan, &head, headers)) {
         rc = 0;
         goto done;
     }
