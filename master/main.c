@@ -38,6 +38,10 @@ enum {
     MAIN_OPT_FACTORY,
     MAIN_OPT_LIFESPAN,
     MAIN_OPT_ROOT_PATH,
+    MAIN_OPT_WS_PING_INTERVAL,
+    MAIN_OPT_WS_PING_TIMEOUT,
+    MAIN_OPT_WS_MAX_SIZE,
+    MAIN_OPT_WS_DEFLATE,
 };
 
 /* What the command line asked for; NULL / -1 means "not given". */
@@ -56,6 +60,11 @@ typedef struct main_opts_s {
     int lifespan;
     const char *root_path;
     const char *signal; /* -s: reload, stop, quit, reopen */
+    /* websocket.* (uvicorn's --ws-* flags) */
+    am_msec_t ws_ping_interval; /* -1: not given */
+    am_msec_t ws_ping_timeout;
+    size_t ws_max_size; /* 0: not given */
+    int ws_deflate;     /* -1: not given */
 } main_opts_t;
 
 /* The command line, kept for SIGHUP: a reload applies the same flags. */
@@ -85,6 +94,10 @@ static const struct option main_long[] = {
     { "factory", no_argument, NULL, MAIN_OPT_FACTORY },
     { "lifespan", required_argument, NULL, MAIN_OPT_LIFESPAN },
     { "root-path", required_argument, NULL, MAIN_OPT_ROOT_PATH },
+    { "ws-ping-interval", required_argument, NULL, MAIN_OPT_WS_PING_INTERVAL },
+    { "ws-ping-timeout", required_argument, NULL, MAIN_OPT_WS_PING_TIMEOUT },
+    { "ws-max-size", required_argument, NULL, MAIN_OPT_WS_MAX_SIZE },
+    { "ws-per-message-deflate", required_argument, NULL, MAIN_OPT_WS_DEFLATE },
     { "version", no_argument, NULL, 'v' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -250,6 +263,9 @@ main_parse(int argc, char **argv, main_opts_t *o)
     o->log_level = -1;
     o->factory = -1;
     o->lifespan = -1;
+    o->ws_ping_interval = -1;
+    o->ws_ping_timeout = -1;
+    o->ws_deflate = -1;
     o->binds = am_calloc((size_t)argc, sizeof(char *));
 
     opterr = 0; /* our messages, with "try --help" */
@@ -325,6 +341,39 @@ main_parse(int argc, char **argv, main_opts_t *o)
             break;
         case MAIN_OPT_ROOT_PATH:
             o->root_path = optarg;
+            break;
+        case MAIN_OPT_WS_PING_INTERVAL:
+        case MAIN_OPT_WS_PING_TIMEOUT:
+            if (am_parse_duration(optarg, c == MAIN_OPT_WS_PING_INTERVAL
+                                              ? &o->ws_ping_interval
+                                              : &o->ws_ping_timeout) != AM_OK) {
+                main_usage_error("%s: expected a duration (20, 500ms, 1m), "
+                                 "got \"%s\"",
+                                 c == MAIN_OPT_WS_PING_INTERVAL
+                                     ? "--ws-ping-interval"
+                                     : "--ws-ping-timeout",
+                                 optarg);
+            }
+            break;
+        case MAIN_OPT_WS_MAX_SIZE:
+            if (am_parse_size(optarg, &o->ws_max_size) != AM_OK ||
+                o->ws_max_size == 0 || o->ws_max_size > ((size_t)1 << 30)) {
+                main_usage_error("--ws-max-size: expected a size from 1 to "
+                                 "1GiB, got \"%s\"",
+                                 optarg);
+            }
+            break;
+        case MAIN_OPT_WS_DEFLATE:
+            if (strcmp(optarg, "true") == 0 || strcmp(optarg, "on") == 0) {
+                o->ws_deflate = 1;
+            } else if (strcmp(optarg, "false") == 0 ||
+                       strcmp(optarg, "off") == 0) {
+                o->ws_deflate = 0;
+            } else {
+                main_usage_error("--ws-per-message-deflate: expected true or "
+                                 "false, got \"%s\"",
+                                 optarg);
+            }
             break;
         case 'v':
             printf("asgimaster " AM_VERSION "\n");
@@ -413,6 +462,10 @@ main_help(void)
         "app\n"
         "      --lifespan MODE    auto, on or off\n"
         "      --root-path PATH   the ASGI root_path\n"
+        "      --ws-ping-interval DURATION  websocket.ping_interval\n"
+        "      --ws-ping-timeout DURATION   websocket.ping_timeout\n"
+        "      --ws-max-size SIZE           websocket.max_message_size\n"
+        "      --ws-per-message-deflate BOOL  websocket.compression\n"
         "  -v, --version          print the version and exit\n"
         "  -h, --help             print this help and exit\n"
         "\n"
@@ -463,6 +516,18 @@ main_apply(am_conf_t *conf, const main_opts_t *o)
     }
     if (o->root_path != NULL) {
         main_set(&conf->root_path, o->root_path);
+    }
+    if (o->ws_ping_interval != -1) {
+        conf->ws_ping_interval = o->ws_ping_interval;
+    }
+    if (o->ws_ping_timeout != -1) {
+        conf->ws_ping_timeout = o->ws_ping_timeout > 0 ? o->ws_ping_timeout : 1;
+    }
+    if (o->ws_max_size != 0) {
+        conf->ws_max_message_size = o->ws_max_size;
+    }
+    if (o->ws_deflate != -1) {
+        conf->ws_compression = o->ws_deflate;
     }
     if (o->nbinds > 0) {
         am_conf_clear_listen(conf);

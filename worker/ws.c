@@ -209,6 +209,11 @@ ws_on_stop_timer(am_timer_t *t)
     am_ws_session_t *s = t->data;
     static const char reason[] = "server shutting down";
 
+    /* RFC 6455 §7.4.1: 1012 when the server restarts (reload, recycle),
+     * 1001 when it goes away; the reload's message may come after the
+     * signal, so the choice is made now. */
+    s->stop_code =
+        am_ctx.restarting ? AM_WS_CLOSE_RESTART : AM_WS_CLOSE_GOING_AWAY;
     if (s->state == AM_WS_OPEN) {
         ws_start_closing(
             s, s->stop_code, reason, sizeof(reason) - 1,
@@ -535,8 +540,8 @@ ws_op_accept(void *data, const char *sub, size_t sublen,
     if (am_ctx.conf->ws_ping_interval > 0) {
         am_timer_add(&s->ping_timer, am_ctx.conf->ws_ping_interval);
     }
-    if (am_ctx.stopping && s->stop_code == 0) {
-        s->stop_code = AM_WS_CLOSE_GOING_AWAY;
+    if (am_ctx.stopping && !am_timer_is_armed(&s->stop_timer)) {
+        am_ws_session_shutdown(s, AM_WS_CLOSE_GOING_AWAY);
     }
     /* Frames that came with the handshake are read now. */
     s->tr->set_reading(s->t, 1);
