@@ -37,6 +37,8 @@ typedef struct am_http2_s am_http2_t;
 
 typedef struct am_http2_stream_s am_http2_stream_t;
 
+typedef struct am_http2_ws_s am_http2_ws_t; /* worker/http2_ws.c */
+
 struct am_http2_stream_s {
     int32_t id;
     am_http2_t *h2;
@@ -48,6 +50,8 @@ struct am_http2_stream_s {
     am_field_t *fields;
     size_t nfields, fields_cap;
     int32_t method, path, scheme, authority; /* field index or -1 */
+    int32_t protocol;  /* RFC 8441 :protocol, field index or -1 */
+    am_http2_ws_t *ws; /* a WebSocket session rides this stream */
     size_t header_bytes;
     int error_status;  /* 431 etc.: answer without the app */
     size_t unconsumed; /* DATA received, not yet read by the app */
