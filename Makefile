@@ -150,7 +150,7 @@ fuzz: $(FUZZ_BINS)
 	    seed=tests/fuzz/corpus/$${n#fuzz_}; [ -d $$seed ] || seed=; \
 	    $$f -max_total_time=$(FUZZ_TIME) -timeout=10 $(BUILD)/fuzz/corpus-$$n $$seed || exit 1; done
 
-# Receive-path throughput of the WebSocket codec (docs/WEBSOCKET.md).
+# Receive-path throughput of the WebSocket codec (docs/ARCHITECTURE.md, "WebSocket").
 WS_OBJ := $(addprefix $(BUILD)/worker/,utf8.o ws_frame.o ws_message.o \
             ws_deflate.o ws_handshake.o)
 $(BUILD)/bench/bench_ws: tests/bench/bench_ws.c $(WS_OBJ) $(COMMON_OBJ)
