@@ -117,11 +117,14 @@ FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/http.c worker/request.c worker/http1_request.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \
                  worker/http2_stream.c worker/http2_response.c \
+                 worker/ws.c worker/ws_h1.c worker/http2_ws.c \
+                 worker/ws_frame.c worker/ws_message.c worker/ws_deflate.c \
+                 worker/ws_handshake.c worker/utf8.c \
                  worker/event.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
-	    -lhttp_parser -lnghttp2 -lyaml
+	    -lhttp_parser -lnghttp2 -lyaml -lz -lcrypto
 # The HTTP/1.1 request parser, differential on segmentation.
 $(BUILD)/fuzz/fuzz_h1_parser: tests/fuzz/fuzz_h1_parser.c worker/h1_parser.c
 	@mkdir -p $(dir $@)

@@ -230,11 +230,8 @@ am_asgi_ws_disconnect(am_asgi_request_t *r, int code, const char *reason,
             PyErr_Print();
         }
     }
-    if (r->buffered > 0 && r->receive_waiter == NULL) {
-        /* Queued messages come first; disconnect after them. */
-        r->disconnected = 1;
-        return;
-    }
+    /* receive() gives the queued messages first, then the disconnect; a
+     * waiting send() raises now. */
     am_asgi_request_disconnect(r);
 }
 
