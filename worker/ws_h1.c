@@ -260,8 +260,8 @@ am_ws_h1_start(am_conn_t *c, const am_asgi_head_t *head)
                     ext_over = 1;
                 } else {
                     if (ext_len > 0) {
-                        memcpy(ext + ext_len, ", ", 2);
-                        ext_len += 2;
+                        ext[ext_len++] = ',';
+                        ext[ext_len++] = ' ';
                     }
                     memcpy(ext + ext_len, h->value, h->value_len);
                     ext_len += h->value_len;
