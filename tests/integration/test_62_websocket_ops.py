@@ -17,11 +17,16 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from conftest import free_port, running, wait_until
+from conftest import BIN, free_port, running, wait_until
 from h2util import tls_listen
 from wsraw import OP_CLOSE, OP_PING, OP_TEXT, WsRaw, frame
 
 AM_STRICT_ERRORS = True
+
+# Under ASan (make asan-test) redzones and the quarantine of freed memory
+# make RSS no measure of the worker's own: the memory bounds are checked
+# on the normal build (make test) only, the traffic on both.
+SANITIZED = BIN.exists() and b"__asan_init" in BIN.read_bytes()
 
 
 def run(coro, timeout=60):
@@ -158,7 +163,7 @@ def test_client_that_never_reads_keeps_worker_memory_bounded(tmp_path):
                 time.sleep(0.05)
             sent = int(out.read_text())
             assert sent < 100, "the socket buffers took 100 MiB?"
-            assert peak - base < 24 << 20, (peak - base, sent)
+            assert SANITIZED or peak - base < 24 << 20, (peak - base, sent)
             total = 0
             while True:
                 fin, rsv, op, payload = c.recv_frame()
@@ -167,7 +172,7 @@ def test_client_that_never_reads_keeps_worker_memory_bounded(tmp_path):
                 total += len(payload)
                 peak = max(peak, rss(pid))
             assert total == 100 << 20
-            assert peak - base < 24 << 20, peak - base
+            assert SANITIZED or peak - base < 24 << 20, peak - base
 
 
 # ---------------------------------------------------------------- logs
@@ -242,7 +247,7 @@ def test_idle_sockets_cost_under_32_kib_each(tmp_path):
         grown = rss(pid) - base
         for c in warm + socks:
             c.close()
-    assert grown / n < 32 * 1024, grown / n
+    assert SANITIZED or grown / n < 32 * 1024, grown / n
 
 
 def opened(srv):
