@@ -254,3 +254,42 @@ def opened(srv):
     c, status, _ = WsRaw.handshake(("127.0.0.1", srv.port), "/echo")
     assert status == 101
     return c
+
+
+def test_max_requests_recycle_closes_with_1012(server, tmp_path):
+    s = server({"app": "ws_ops:app", "max_requests": 2,
+                "timeouts": {"graceful": "2s"}})
+    s.allow_respawn = True
+    out = tmp_path / "code"
+
+    async def go():
+        async with websockets.connect(
+                f"ws://127.0.0.1:{s.port}/hold?out={out}") as ws:
+            await ws.send("hi")
+            for _ in range(2):  # the worker's last requests
+                _get404(s)
+            with pytest.raises(ConnectionClosed):
+                await ws.recv()
+            return ws.close_code
+    assert run(go()) == 1012
+    wait_until(lambda: out.exists(), 30)
+    assert out.read_text() == "1012"
+
+
+def _get404(srv):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    c.request("GET", "/x")
+    assert c.getresponse().status == 404
+    c.close()
+
+
+def test_trusted_proxy_scheme_gives_wss(tmp_path):
+    # forwarded_allow_ips defaults to 127.0.0.1: X-Forwarded-Proto counts.
+    with running(tmp_path, {"app": "ws_ops:app"}) as s:
+        c, status, _ = WsRaw.handshake(("127.0.0.1", s.port), "/scope",
+                                       headers=["X-Forwarded-Proto: https"])
+        with c:
+            assert status == 101
+            fin, rsv, op, payload = c.recv_frame()
+            assert json.loads(payload)["scheme"] == "wss"
