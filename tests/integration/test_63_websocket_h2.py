@@ -232,3 +232,34 @@ def test_bad_protocol_and_version(conn):
         (":authority", conn.authority), ("sec-websocket-version", "8")])
     conn.flush()
     assert conn.status(sid) == 426
+
+
+def test_sigterm_closes_h2_streams_1001(server, tmp_path):
+    """Graceful stop with a WebSocket stream open: GOAWAY, then the
+    session's close frame with 1001 on its stream (raw frames: python3-h2
+    treats a GOAWAY as the end of everything)."""
+    import signal
+    from h2util import H2Conn, data_frame
+    s = server({"app": "ws_ops:app", "timeouts": {"graceful": "2s"}})
+    out = tmp_path / "code"
+    c = H2Conn.open(s, timeout=10)
+    with c:
+        c.handshake()
+        sid = c.request("CONNECT", f"/hold?out={out}", end_stream=False,
+                        headers=[(":protocol", "websocket")])
+        c.send(data_frame(sid, frame(OP_TEXT, b"hi")))
+        r = None
+        while r is None or r.status is None:
+            c.next_frame()
+            r = c.responses.get(sid)
+        assert r.status == 200
+        s.send_signal(signal.SIGTERM)
+        while len(r.data) < 4:
+            c.next_frame()
+        assert r.data[0] & 0x0F == OP_CLOSE
+        assert struct.unpack(">H", r.data[2:4])[0] == 1001
+        c.send(data_frame(sid, frame(OP_CLOSE, close_payload(1001)),
+                          end_stream=True))
+        wait_until(lambda: out.exists(), 30)
+        assert out.read_text() == "1001"
+    s.wait_exit(30)
