@@ -195,8 +195,12 @@ asan-test: asan
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
+$(BUILD)/bench/ws_load: tests/bench/ws_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 bench: DEPS_FLAGS = --bench
-bench: deps all
+bench: deps all $(BUILD)/bench/ws_load
 	scripts/bench.sh
 
 install: all

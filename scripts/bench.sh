@@ -7,6 +7,9 @@
 #   - HTTP/2 with h2load -c 64 -m 16: asgimaster and hypercorn, over h2c
 #     with prior knowledge (http://) and over TLS with ALPN h2 (https://,
 #     a test certificate from scripts/gen-cert.sh);
+#   - WebSocket echo (conf/bench_ws_app.py): 32 connections sending 1 KiB
+#     text messages and awaiting each echo (tests/bench/ws_load.c), from
+#     asgimaster, uvicorn (--ws websockets and --ws wsproto) and hypercorn;
 #   - a 1 MiB response streamed in 64 KiB chunks (conf/bench_stream_app.py)
 #     from asgimaster, with h2load over HTTP/1.1 and over h2c, the same
 #     number of connections and one request in flight on each.
@@ -38,6 +41,8 @@ WARMUP=${BENCH_WARMUP:-2s}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 STREAMS=${BENCH_STREAMS:-16}
 STREAM_CONNECTIONS=${BENCH_STREAM_CONNECTIONS:-16}
+WS_CONNECTIONS=${BENCH_WS_CONNECTIONS:-32}
+WS_LOAD=${WS_LOAD:-build/bench/ws_load}
 PORT=${BENCH_PORT:-18080}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
@@ -381,6 +386,50 @@ bench_hypercorn_h2() {
         --log-level warning bench_app:app
 }
 
+# WebSocket echo: WS_CONNECTIONS connections, 1 KiB text messages, one in
+# flight on each, for DURATION (warm-up WARMUP). $1: the run's name, $2
+# the port, the rest the server's command.
+ws_bench() {
+    local name=$1 port=$2 mps secs warm
+    shift 2
+    if ! server_start "$port" "$@"; then
+        log "$name: could not start"
+        FAILED=1
+        return 1
+    fi
+    secs=$(duration_seconds "$DURATION")
+    warm=$(duration_seconds "$WARMUP")
+    timeout $((warm + 30)) "${PIN_CLIENT[@]}" "$WS_LOAD" "$port" / \
+        "$WS_CONNECTIONS" 1024 "$warm" >/dev/null 2>&1
+    mps=$(timeout $((secs + 30)) "${PIN_CLIENT[@]}" "$WS_LOAD" "$port" / \
+        "$WS_CONNECTIONS" 1024 "$secs" 2>"$TMP/ws_load.err")
+    if [ -z "$mps" ]; then
+        log "$name: ws_load failed: $(cat "$TMP/ws_load.err")"
+        FAILED=1
+    fi
+    echo "  $name: ${mps:-?} messages/s"
+    RESULTS+=("$name|${mps:-}|-|-|")
+    server_stop "$port" || FAILED=1
+}
+
+bench_ws() {
+    local port=$((PORT + 30)) conf
+    conf=$(asgimaster_conf bench_ws_app "$port" "")
+    ws_bench "asgimaster WebSocket" "$port" "$BIN" -c "$conf" \
+        --ws-ping-interval 0
+    for impl in websockets wsproto; do
+        port=$((port + 1))
+        ws_bench "uvicorn WebSocket ($impl)" "$port" \
+            env PYTHONPATH="$ROOT/conf" "$PYTHON" -m uvicorn --workers 1 \
+            --port "$port" --ws "$impl" --log-level warning \
+            bench_ws_app:app
+    done
+    port=$((port + 1))
+    ws_bench "hypercorn WebSocket" "$port" \
+        env PYTHONPATH="$ROOT/conf" "$PYTHON" -m hypercorn --workers 1 \
+        -b "127.0.0.1:$port" --log-level warning bench_ws_app:app
+}
+
 # The 1 MiB streamed response over HTTP/1.1 (chunked) and over h2c, the
 # same connections, one request in flight on each.
 bench_asgimaster_stream() {
@@ -477,6 +526,11 @@ main() {
     bench_asgimaster_stream
 
     echo
+    echo "WebSocket echo, $WS_CONNECTIONS connections, 1 KiB text, one" \
+        "message in flight each, $DURATION (warm-up $WARMUP)"
+    bench_ws
+
+    echo
     echo "Summary"
     local r name rps lat cpu mibs
     printf '  %-32s %10s  %-16s %10s %8s\n' "run" "req/s" "latency" \
@@ -497,6 +551,12 @@ main() {
         "asgimaster h2c" "hypercorn h2c")"
     echo "asgimaster / hypercorn, h2 TLS (req/s):             $(ratio \
         "asgimaster h2 TLS" "hypercorn h2 TLS")"
+    echo "asgimaster / uvicorn (websockets), WebSocket:       $(ratio \
+        "asgimaster WebSocket" "uvicorn WebSocket (websockets)")"
+    echo "asgimaster / uvicorn (wsproto), WebSocket:          $(ratio \
+        "asgimaster WebSocket" "uvicorn WebSocket (wsproto)")"
+    echo "asgimaster / hypercorn, WebSocket:                  $(ratio \
+        "asgimaster WebSocket" "hypercorn WebSocket")"
     echo "1 MiB response, h2c / HTTP/1.1 (MiB/s):             $(ratio \
         "asgimaster 1 MiB h2c" "asgimaster 1 MiB HTTP/1.1" mibs_of)"
     exit "$FAILED"
