@@ -333,9 +333,10 @@ ws_h1_on_read(am_conn_t *c, int eof)
     ws_h1_t *w = c->proto_data;
 
     ws_h1_process(w);
-    if (eof && !c->closed) {
+    if (eof && !c->closed && !c->closing) {
         /* The client went away: the app sees 1006 unless a close frame
-         * came first. */
+         * came first. A client that half-closes after its close frame
+         * still gets the echo: closing flushes it first. */
         am_conn_close(c);
     }
 }
