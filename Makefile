@@ -12,13 +12,23 @@ BIN         ?= asgimaster
 
 PY_CFLAGS   := $(shell $(PYCONFIG) --includes 2>/dev/null)
 PY_LDFLAGS  := $(shell $(PYCONFIG) --embed --ldflags 2>/dev/null)
+# The interpreter embedded: its version and where its libpython is (a
+# pyenv or /opt build is found at run time through the rpath).
+PY_VERSION  := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
+PY_LIBDIR   := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR") or "")' 2>/dev/null)
+PY_SHARED   := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("Py_ENABLE_SHARED") or 0)' 2>/dev/null)
+comma       := ,
+PY_RPATH    := $(if $(filter /usr/lib%,$(PY_LIBDIR)),,$(if $(PY_LIBDIR),-Wl$(comma)-rpath$(comma)$(PY_LIBDIR)))
+# Changing PYTHON rebuilds what depends on it: the stamp holds the path and
+# the version, and is rewritten only when they change.
+PY_STAMP    := $(BUILD)/python.stamp
 
 OPT         ?= -O2 -g
 CFLAGS_BASE := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
                -Wshadow -Wpointer-arith -Wstrict-prototypes -fno-strict-aliasing \
                -D_GNU_SOURCE -I. -MMD -MP
 CFLAGS      += $(CFLAGS_BASE) $(SAN)
-LDLIBS      := -lyaml -lhttp_parser -lnghttp2 -lssl -lcrypto -lz $(PY_LDFLAGS)
+LDLIBS      := -lyaml -lnghttp2 -lssl -lcrypto -lz $(PY_LDFLAGS)
 
 MASTER_SRC  := $(wildcard master/*.c) $(wildcard common/*.c)
 WORKER_SRC  := $(wildcard worker/*.c)
@@ -28,16 +38,31 @@ COMMON_OBJ  := $(filter $(BUILD)/common/%,$(MASTER_OBJ))
 UNIT_SRC    := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all run test unit-test asan asan-test install clean deps bench fuzz \
+.PHONY: all run test unit-test asan asan-test install uninstall clean deps bench fuzz \
         format format-check lint check-deps
 
 all: $(BIN)
 
-$(BIN): $(MASTER_OBJ) $(WORKER_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+$(BIN): $(MASTER_OBJ) $(WORKER_OBJ) $(PY_STAMP)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDFLAGS) $(PY_RPATH) $(LDLIBS)
+
+$(PY_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@if [ -z "$(PY_VERSION)" ]; then \
+	    echo "asgimaster: PYTHON=$(PYTHON) does not run" >&2; exit 1; fi
+	@if [ "$(PY_SHARED)" != 1 ] || [ -z "$(PY_LDFLAGS)" ]; then \
+	    echo "asgimaster: PYTHON=$(PYTHON) ($(PY_VERSION)) has no shared libpython or no '$(PYCONFIG) --embed': build one with --enable-shared" >&2; exit 1; fi
+	@echo '$(PYTHON) $(PY_VERSION)' | cmp -s - $@ || \
+	    echo '$(PYTHON) $(PY_VERSION)' > $@
+
+.PHONY: FORCE
+FORCE:
 
 PY_OBJ      := $(filter $(BUILD)/worker/asgi% $(BUILD)/worker/pyembed.o,$(WORKER_OBJ))
 $(PY_OBJ): CFLAGS += $(PY_CFLAGS)
+$(PY_OBJ) $(BUILD)/master/venv_check.o: $(PY_STAMP)
+$(BUILD)/master/venv_check.o: CFLAGS += -DAM_PYTHON_EXE='"$(PYTHON)"' \
+    -DAM_PYTHON_VERSION='"$(PY_VERSION)"'
 $(BUILD)/worker/pyembed.o: CFLAGS += -I$(BUILD) -DAM_PYTHON_EXE='"$(PYTHON)"'
 $(BUILD)/worker/pyembed.o: $(BUILD)/worker/runtime_py.h
 
@@ -69,7 +94,7 @@ UNIT_LIBS_common := -lyaml
 UNIT_OBJ_worker  := $(addprefix $(BUILD)/worker/,h1_parser.o utf8.o \
                       ws_frame.o ws_message.o ws_deflate.o ws_handshake.o) \
                     $(COMMON_OBJ)
-UNIT_LIBS_worker := -lyaml -lz -lcrypto -lhttp_parser
+UNIT_LIBS_worker := -lyaml -lz -lcrypto
 unit_dir = $(firstword $(subst /, ,$(1)))
 
 .SECONDEXPANSION:
@@ -84,8 +109,8 @@ COMMON_SRC_FOR_FUZZ := $(wildcard common/*.c)
 
 # Worker tests of the request layer link the HTTP vocabulary, the request
 # layer and the log prefix too (no ASGI bridge: each test fakes what it
-# does not link); the HTTP/1.1 head test drives the real parser callbacks,
-# the HTTP/2 stream test nghttp2.
+# does not link); the HTTP/1.1 head test drives the request side over the
+# real parser (worker/h1_parser.c), the HTTP/2 stream test nghttp2.
 WORKER_UNIT_OBJ := $(addprefix $(BUILD)/worker/,http.o request.o ctx.o connlog.o)
 WORKER_UNIT_BIN := $(addprefix $(BUILD)/tests/unit/worker/,test_http \
                      test_request test_http1_head test_http2_stream)
@@ -115,6 +140,7 @@ $(BUILD)/fuzz/fuzz_forwarded: tests/fuzz/fuzz_forwarded.c common/forwarded.c \
 FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/accept.c worker/conn.c worker/connlog.c worker/ctx.c \
                  worker/http.c worker/request.c worker/http1_request.c \
+                 worker/h1_parser.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \
                  worker/http2_stream.c worker/http2_response.c \
                  worker/ws.c worker/ws_h1.c worker/http2_ws.c \
@@ -124,7 +150,7 @@ FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
-	    -lhttp_parser -lnghttp2 -lyaml -lz -lcrypto
+	    -lnghttp2 -lyaml -lz -lcrypto
 # The HTTP/1.1 request parser, differential on segmentation.
 $(BUILD)/fuzz/fuzz_h1_parser: tests/fuzz/fuzz_h1_parser.c worker/h1_parser.c
 	@mkdir -p $(dir $@)
@@ -203,12 +229,32 @@ bench: DEPS_FLAGS = --bench
 bench: deps all $(BUILD)/bench/ws_load
 	scripts/bench.sh
 
+# The Python package goes where the embedded interpreter looks for
+# PREFIX's packages (Debian: PREFIX/lib/python3.X/dist-packages).
+PYSITEDIR   ?= $(shell $(PYTHON) -c 'import sysconfig; s = sysconfig.get_path("purelib", vars={"base": "@P@", "platbase": "@P@"}); print(s.replace("@P@/local/", "@P@/", 1))' 2>/dev/null | sed 's|@P@|$(PREFIX)|')
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+PY_PKG      := python/asgimaster/__init__.py python/asgimaster/__main__.py
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8 \
-	    $(DESTDIR)$(PREFIX)/share/man/man5
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PYSITEDIR)/asgimaster \
+	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/asgimaster
 	install -m 0644 man/asgimaster.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 man/asgimaster.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(PY_PKG) $(DESTDIR)$(PYSITEDIR)/asgimaster/
+	printf '# written by make install\nBIN = "%s"\n' \
+	    '$(PREFIX)/bin/asgimaster' > $(DESTDIR)$(PYSITEDIR)/asgimaster/_installed.py
+	sed 's|/usr/local/bin/asgimaster|$(PREFIX)/bin/asgimaster|' \
+	    conf/asgimaster.service > $(DESTDIR)$(UNITDIR)/asgimaster.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/asgimaster.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/asgimaster \
+	    $(DESTDIR)$(PREFIX)/share/man/man8/asgimaster.8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5/asgimaster.yaml.5 \
+	    $(DESTDIR)$(UNITDIR)/asgimaster.service
+	rm -rf $(DESTDIR)$(PYSITEDIR)/asgimaster
 
 format:
 	clang-format -i $(MASTER_SRC) $(WORKER_SRC) $(wildcard */*.h) $(UNIT_SRC)

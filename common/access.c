@@ -39,6 +39,9 @@ typedef enum {
     ACCESS_UNKNOWN
 } access_var_t;
 
+/* A string literal, its length counted by the compiler. */
+#define ACCESS_LIT(o, s) access_put(o, s, sizeof(s) - 1)
+
 typedef struct {
     char *p;
     char *end; /* one before the buffer's end: room for the '\n' */
@@ -309,6 +312,90 @@ access_put_var(access_out_t *o, access_var_t v, const am_access_entry_t *e)
     }
 }
 
+/* A JSON string (RFC 8259 section 7): '"', '\\' and control bytes
+ * escaped; bytes above 0x7e as \u00XX (their Latin-1 reading), so the
+ * line is valid JSON and UTF-8 whatever the client sent. NULL is null;
+ * the bare form writes no quotes (and nothing for NULL). */
+static void
+access_put_json_bare(access_out_t *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u;
+    char esc[6];
+
+    if (s == NULL) {
+        return;
+    }
+    for (u = (const unsigned char *)s; *u != '\0'; u++) {
+        if (o->end - o->p < 7) {
+            break; /* never half an escape; room for the closing quote */
+        }
+        if (*u == '"' || *u == '\\') {
+            *o->p++ = '\\';
+            *o->p++ = (char)*u;
+        } else if (*u < 0x20 || *u > 0x7e) {
+            esc[0] = '\\';
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[*u >> 4];
+            esc[5] = hex[*u & 0xf];
+            access_put(o, esc, 6);
+        } else {
+            *o->p++ = (char)*u;
+        }
+    }
+}
+
+static void
+access_put_json(access_out_t *o, const char *s)
+{
+    if (s == NULL) {
+        ACCESS_LIT(o, "null");
+        return;
+    }
+    if (o->end - o->p < 2) {
+        return;
+    }
+    *o->p++ = '"';
+    access_put_json_bare(o, s);
+    if (o->p < o->end) {
+        *o->p++ = '"';
+    }
+}
+
+/* access_format: json, one object per line with every variable. */
+static void
+access_put_json_entry(access_out_t *o, const am_access_entry_t *e)
+{
+    ACCESS_LIT(o, "{\"remote_addr\":");
+    access_put_json(o, e->remote_addr);
+    ACCESS_LIT(o, ",\"time_iso8601\":\"");
+    access_put_time(o, e->time, 1);
+    ACCESS_LIT(o, "\",\"time_local\":\"");
+    access_put_time(o, e->time, 0);
+    ACCESS_LIT(o, "\",\"request\":\"");
+    access_put_json_bare(o, e->method);
+    ACCESS_LIT(o, " ");
+    access_put_json_bare(o, e->target);
+    ACCESS_LIT(o, " ");
+    access_put_json_bare(o, e->protocol);
+    ACCESS_LIT(o, "\",\"method\":");
+    access_put_json(o, e->method);
+    ACCESS_LIT(o, ",\"uri\":");
+    access_put_json(o, e->target);
+    ACCESS_LIT(o, ",\"protocol\":");
+    access_put_json(o, e->protocol);
+    access_putf(o, ",\"status\":%d,\"body_bytes_sent\":%zu", e->status,
+                e->body_bytes_sent);
+    ACCESS_LIT(o, ",\"http_referer\":");
+    access_put_json(o, e->referer);
+    ACCESS_LIT(o, ",\"http_user_agent\":");
+    access_put_json(o, e->user_agent);
+    access_putf(o, ",\"request_time\":%.3f,\"pid\":%ld}",
+                e->request_time > 0 ? e->request_time : 0.0, (long)e->pid);
+}
+
 size_t
 am_access_format(const char *fmt, const am_access_entry_t *e, char *buf,
                  size_t size)
@@ -327,6 +414,12 @@ am_access_format(const char *fmt, const am_access_entry_t *e, char *buf,
     o.p = buf;
     o.end = buf + size - 2; /* the '\n' and the NUL */
 
+    if (strcmp(fmt, "json") == 0) {
+        access_put_json_entry(&o, e);
+        *o.p++ = '\n';
+        *o.p = '\0';
+        return (size_t)(o.p - buf);
+    }
     p = access_expand(fmt);
     while (*p != '\0') {
         d = strchr(p, '$');

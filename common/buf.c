@@ -1,6 +1,7 @@
 /* common/buf.c: growable byte buffers with a consumed prefix. */
 
 #include <string.h>
+#include <sys/uio.h>
 
 #include "common/buf.h"
 #include "common/core.h"
@@ -74,4 +75,140 @@ am_buf_free(am_buf_t *b)
     free(b->data);
     b->data = NULL;
     b->cap = b->len = b->pos = 0;
+}
+
+/* Chunk queue. */
+
+struct am_bufq_chunk_s {
+    am_bufq_chunk_t *next;
+    size_t pos; /* first unconsumed byte */
+    size_t len; /* end of data */
+    char data[AM_BUFQ_CHUNK];
+};
+
+#define BUFQ_FREE_MAX 256 /* chunks kept for reuse: 4 MiB */
+
+static am_bufq_chunk_t *bufq_free_list;
+static size_t bufq_free_count;
+
+static am_bufq_chunk_t *
+bufq_chunk_new(void)
+{
+    am_bufq_chunk_t *k = bufq_free_list;
+
+    if (k != NULL) {
+        bufq_free_list = k->next;
+        bufq_free_count--;
+    } else {
+        k = am_alloc(sizeof(*k));
+    }
+    k->next = NULL;
+    k->pos = 0;
+    k->len = 0;
+    return k;
+}
+
+static void
+bufq_chunk_release(am_bufq_chunk_t *k)
+{
+    if (bufq_free_count >= BUFQ_FREE_MAX) {
+        free(k);
+        return;
+    }
+    k->next = bufq_free_list;
+    bufq_free_list = k;
+    bufq_free_count++;
+}
+
+void
+am_bufq_append(am_bufq_t *q, const void *data, size_t n)
+{
+    const char *p = data;
+    am_bufq_chunk_t *k;
+    size_t room;
+
+    while (n > 0) {
+        k = q->tail;
+        if (k == NULL || k->len == AM_BUFQ_CHUNK) {
+            k = bufq_chunk_new();
+            if (q->tail != NULL) {
+                q->tail->next = k;
+            } else {
+                q->head = k;
+            }
+            q->tail = k;
+        }
+        room = am_min(AM_BUFQ_CHUNK - k->len, n);
+        memcpy(k->data + k->len, p, room);
+        k->len += room;
+        q->size += room;
+        p += room;
+        n -= room;
+    }
+}
+
+int
+am_bufq_iov(const am_bufq_t *q, struct iovec *iov, int max)
+{
+    const am_bufq_chunk_t *k;
+    int i = 0;
+
+    for (k = q->head; k != NULL && i < max; k = k->next) {
+        iov[i].iov_base = (char *)k->data + k->pos;
+        iov[i].iov_len = k->len - k->pos;
+        i++;
+    }
+    return i;
+}
+
+void
+am_bufq_consume(am_bufq_t *q, size_t n)
+{
+    am_bufq_chunk_t *k;
+    size_t take;
+
+    AM_ASSERT(n <= q->size);
+    q->size -= n;
+    while (n > 0) {
+        k = q->head;
+        take = am_min(k->len - k->pos, n);
+        k->pos += take;
+        n -= take;
+        if (k->pos == k->len) {
+            q->head = k->next;
+            if (q->head == NULL) {
+                q->tail = NULL;
+            }
+            bufq_chunk_release(k);
+        }
+    }
+}
+
+size_t
+am_bufq_read(am_bufq_t *q, void *out, size_t n)
+{
+    char *p = out;
+    am_bufq_chunk_t *k;
+    size_t done = 0, take;
+
+    while (done < n && (k = q->head) != NULL) {
+        take = am_min(k->len - k->pos, n - done);
+        memcpy(p + done, k->data + k->pos, take);
+        done += take;
+        am_bufq_consume(q, take);
+    }
+    return done;
+}
+
+void
+am_bufq_free(am_bufq_t *q)
+{
+    am_bufq_chunk_t *k, *next;
+
+    for (k = q->head; k != NULL; k = next) {
+        next = k->next;
+        bufq_chunk_release(k);
+    }
+    q->head = q->tail = NULL;
+    q->size = 0;
 }

@@ -26,4 +26,32 @@ void am_buf_consume(am_buf_t *b, size_t n);
 void am_buf_shrink(am_buf_t *b);
 void am_buf_free(am_buf_t *b);
 
+/* A queue of output bytes in fixed-size chunks: appending never moves or
+ * re-allocates what is already queued, consuming a prefix frees whole
+ * chunks, and the queue hands out iovecs for writev(2). Short writes on a
+ * large queue therefore cost nothing but the bytes actually written.
+ * Chunks are recycled through a small per-process free list (the worker
+ * is single-threaded), so a busy connection does not page-fault fresh heap
+ * for every response. */
+#define AM_BUFQ_CHUNK (16 * 1024) /* one TLS record's worth */
+
+typedef struct am_bufq_chunk_s am_bufq_chunk_t;
+
+typedef struct am_bufq_s {
+    am_bufq_chunk_t *head, *tail;
+    size_t size; /* bytes queued */
+} am_bufq_t;
+
+struct iovec;
+
+#define am_bufq_size(q) ((q)->size)
+
+void am_bufq_append(am_bufq_t *q, const void *data, size_t n);
+/* Up to max iovecs covering the queue's first bytes; returns how many. */
+int am_bufq_iov(const am_bufq_t *q, struct iovec *iov, int max);
+void am_bufq_consume(am_bufq_t *q, size_t n);
+/* Copy up to n queued bytes to out and consume them; returns the count. */
+size_t am_bufq_read(am_bufq_t *q, void *out, size_t n);
+void am_bufq_free(am_bufq_t *q);
+
 #endif

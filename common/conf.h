@@ -40,14 +40,16 @@ enum {
  * am_conf_finish() makes them absolute, so a worker that changed to chdir
  * still finds them. */
 typedef struct am_tls_conf_s {
-    char *certificate;  /* PEM chain, leaf first (required) */
-    char *key;          /* PEM private key (required) */
-    char *client_ca;    /* PEM CA bundle for client certificates */
-    int client_auth;    /* AM_TLS_CLIENT_AUTH_*, default none */
-    int min_version;    /* 0x0303 (TLS 1.2, default) or 0x0304 */
-    char *ciphers;      /* TLS <= 1.2 cipher list, NULL: OpenSSL's */
-    char *ciphersuites; /* TLS 1.3 suites, NULL: OpenSSL's */
-    int line, column;   /* of the "tls" key, for errors */
+    char *certificate;       /* PEM chain, leaf first (required) */
+    char *key;               /* PEM private key (required) */
+    char *key_password;      /* of an encrypted key; never asked on a tty */
+    char *key_password_file; /* its first line is the password */
+    char *client_ca;         /* PEM CA bundle for client certificates */
+    int client_auth;         /* AM_TLS_CLIENT_AUTH_*, default none */
+    int min_version;         /* 0x0303 (TLS 1.2, default) or 0x0304 */
+    char *ciphers;           /* TLS <= 1.2 cipher list, NULL: OpenSSL's */
+    char *ciphersuites;      /* TLS 1.3 suites, NULL: OpenSSL's */
+    int line, column;        /* of the "tls" key, for errors */
 } am_tls_conf_t;
 
 typedef struct am_listen_s {
@@ -85,6 +87,13 @@ typedef struct am_conf_s {
     char *root_path;   /* ASGI root_path, "" by default */
     int server_header; /* send "Server: asgimaster", default 1 */
 
+    /* --reload (development): master/watch.c */
+    int reload;             /* watch the sources, reload on a change */
+    char *reload_dirs;      /* comma-separated; NULL: chdir or the cwd */
+    char *reload_includes;  /* comma-separated globs; NULL: "*.py" */
+    char *reload_excludes;  /* comma-separated globs */
+    am_msec_t reload_delay; /* quiet time before reloading, 250ms */
+
     am_listen_t *listen; /* default: one listener on 127.0.0.1:8000 */
     size_t nlisten;
 
@@ -93,6 +102,8 @@ typedef struct am_conf_s {
     char *error_log;     /* path; NULL is stderr */
     char *access_log;    /* path, "stdout", "stderr"; NULL is off */
     char *access_format; /* "combined" (default) or a format string */
+    char *log_config;    /* the app's logging: a dictConfig YAML/JSON file
+                            or a fileConfig INI file; NULL: ours */
 
     /* limits (bytes or counts) */
     size_t limit_request_line; /* 8KiB: longer -> 414 */
@@ -104,6 +115,11 @@ typedef struct am_conf_s {
     size_t limit_write_buffer; /* 256KiB of response output queued before
                                   send() waits for the socket */
     size_t limit_connections;  /* per worker, default 10000 */
+    /* issue 10: chunk-ext bytes per request (all chunk lines), 4KiB: more
+     * -> 400; the bytes/s a request body must average once
+     * timeouts.body_read has passed since its head, 500: less -> 408 */
+    size_t limit_chunk_extensions;
+    size_t limit_body_min_rate;
 
     /* http2 (RFC 9113 §6.5.2 SETTINGS we advertise) */
     size_t h2_max_concurrent_streams; /* 100 */

@@ -247,6 +247,8 @@ am_conf_address_free_tls(am_tls_conf_t *t)
     }
     free(t->certificate);
     free(t->key);
+    free(t->key_password);
+    free(t->key_password_file);
     free(t->client_ca);
     free(t->ciphers);
     free(t->ciphersuites);

@@ -15,6 +15,7 @@
 #include "common/conf.h"
 #include "common/conf_address.h"
 #include "common/core.h"
+#include "common/cpus.h"
 #include "common/log.h"
 
 #define CONF_WORKERS_MAX    1024
@@ -130,16 +131,26 @@ am_conf_finish(am_conf_t *conf, char *err, size_t size)
         }
         if (conf_absolute(&t->certificate, err, size) != AM_OK ||
             conf_absolute(&t->key, err, size) != AM_OK ||
-            conf_absolute(&t->client_ca, err, size) != AM_OK) {
+            conf_absolute(&t->client_ca, err, size) != AM_OK ||
+            conf_absolute(&t->key_password_file, err, size) != AM_OK) {
             return AM_ERROR;
         }
         tls = 1;
+    }
+    /* access_log: auto is on, to stderr, when stderr is a terminal (a
+     * person is watching, as under Uvicorn), off otherwise. */
+    if (conf->access_log != NULL && strcmp(conf->access_log, "auto") == 0) {
+        free(conf->access_log);
+        conf->access_log = isatty(STDERR_FILENO) ? am_strdup("stderr") : NULL;
+    }
+    if (conf_absolute(&conf->log_config, err, size) != AM_OK) {
+        return AM_ERROR;
     }
     if (tls && conf_make_ticket_keys(conf, err, size) != AM_OK) {
         return AM_ERROR;
     }
     if (conf->workers <= 0) {
-        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        ncpu = am_cpus_usable();
         conf->workers = (int)am_max(1, am_min(ncpu, CONF_WORKERS_MAX));
     }
     if (conf->virtualenv == NULL) {

@@ -40,6 +40,16 @@ const am_conf_key_t am_conf_keys[] = {
     { "root_path", S, AM_CONF_STRING, CONF(root_path), 0, 0, "", 1 },
     { "server_header", S, AM_CONF_BOOL, CONF(server_header), 0, 1, "true", 1 },
 
+    /* --reload, for development (master/watch.c) */
+    { "reload", S, AM_CONF_BOOL, CONF(reload), 0, 1, "false", 0 },
+    { "reload_dirs", S, AM_CONF_STRING, CONF(reload_dirs), 0, 0, NULL, 0 },
+    { "reload_includes", S, AM_CONF_STRING, CONF(reload_includes), 0, 0, NULL,
+      0 },
+    { "reload_excludes", S, AM_CONF_STRING, CONF(reload_excludes), 0, 0, NULL,
+      0 },
+    { "reload_delay", S, AM_CONF_MSEC, CONF(reload_delay), 0, 60 * SEC, "250ms",
+      0 },
+
     /* listeners; the default (127.0.0.1:8000) comes from am_conf_finish() */
     { "listen", S | L | M, AM_CONF_LISTEN, CONF(listen), 0, 0, NULL, 1 },
     { "listen.address", S, AM_CONF_ADDRESS, LISTEN(address), 0, 0, NULL, 0 },
@@ -53,6 +63,10 @@ const am_conf_key_t am_conf_keys[] = {
     { "listen.tls.certificate", S, AM_CONF_PATH, TLS(certificate), 0, 0, NULL,
       0 },
     { "listen.tls.key", S, AM_CONF_PATH, TLS(key), 0, 0, NULL, 0 },
+    { "listen.tls.key_password", S, AM_CONF_STRING, TLS(key_password), 0, 0,
+      NULL, 0 },
+    { "listen.tls.key_password_file", S, AM_CONF_PATH, TLS(key_password_file),
+      0, 0, NULL, 0 },
     { "listen.tls.client_ca", S, AM_CONF_PATH, TLS(client_ca), 0, 0, NULL, 0 },
     { "listen.tls.client_auth", S, AM_CONF_CLIENT_AUTH, TLS(client_auth), 0, 0,
       "none", 0 },
@@ -71,8 +85,9 @@ const am_conf_key_t am_conf_keys[] = {
     { "log.level", S, AM_CONF_LOG_LEVEL, CONF(log_level), 0, 0, "notice", 1 },
     { "log.error_log", S, AM_CONF_ERROR_LOG, CONF(error_log), 0, 0, "stderr",
       1 },
-    { "log.access_log", S, AM_CONF_ACCESS_LOG, CONF(access_log), 0, 0, "off",
+    { "log.access_log", S, AM_CONF_ACCESS_LOG, CONF(access_log), 0, 0, "auto",
       1 },
+    { "log.config", S, AM_CONF_PATH, CONF(log_config), 0, 0, NULL, 1 },
     { "log.access_format", S, AM_CONF_ACCESS_FMT, CONF(access_format), 0, 0,
       "combined", 1 },
 
@@ -92,6 +107,10 @@ const am_conf_key_t am_conf_keys[] = {
       1 * GiB, "256KiB", 1 },
     { "limits.connections", S, AM_CONF_COUNT, CONF(limit_connections), 1,
       1000000, "10000", 1 },
+    { "limits.chunk_extensions", S, AM_CONF_SIZE, CONF(limit_chunk_extensions),
+      0, 16 * MiB, "4KiB", 1 },
+    { "limits.body_min_rate", S, AM_CONF_SIZE, CONF(limit_body_min_rate), 0,
+      1 * GiB, "500", 1 },
 
     /* http2: the SETTINGS we advertise (RFC 9113 §6.5.2) */
     { "http2", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },

@@ -78,10 +78,14 @@ am_conf_destroy(am_conf_t *conf)
     free(conf->virtualenv);
     am_conf_set_clear_env(conf);
     free(conf->root_path);
+    free(conf->reload_dirs);
+    free(conf->reload_includes);
+    free(conf->reload_excludes);
     am_conf_clear_listen(conf);
     free(conf->error_log);
     free(conf->access_log);
     free(conf->access_format);
+    free(conf->log_config);
     am_conf_set_clear_cidrs(conf);
     free(conf->pidfile);
     free(conf->user);

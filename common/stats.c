@@ -44,6 +44,15 @@ static void stats_header(stats_render_t *r, const char *name, const char *type,
 
 static const char *stats_protos[AM_STATS_PROTOS] = { "h1", "h2" };
 
+const char *const am_stats_abuse_names[AM_STATS_ABUSE_CAUSES] = {
+    [AM_STATS_ABUSE_HEADER_TIMEOUT] = "header_timeout",
+    [AM_STATS_ABUSE_BODY_TOO_SLOW] = "body_too_slow",
+    [AM_STATS_ABUSE_CHUNK_EXTENSIONS] = "chunk_extensions",
+    [AM_STATS_ABUSE_RESET_BUDGET] = "reset_budget",
+    [AM_STATS_ABUSE_EMPTY_FRAMES] = "empty_frames",
+    [AM_STATS_ABUSE_CONTINUATION_FLOOD] = "continuation_flood",
+};
+
 static const char *stats_exit_reasons[4] = {
     "normal",
     "crash",
@@ -93,6 +102,15 @@ am_stats_request(int proto, int status, double seconds)
         }
         w->duration_buckets[i]++;
     }
+}
+
+void
+am_stats_abuse(am_stats_abuse_t cause)
+{
+    if (am_stats_self == NULL || (unsigned)cause >= AM_STATS_ABUSE_CAUSES) {
+        return;
+    }
+    am_stats_self->abuse[cause]++;
 }
 
 static void
@@ -212,6 +230,16 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
     stats_printf(&r, "asgimaster_connections_total %llu\n",
                  (unsigned long long)n);
 
+    stats_header(&r, "asgimaster_connections_abuse_total", "counter",
+                 "Connections (or HTTP/2 streams) ended for abuse, by cause.");
+    for (int a = 0; a < AM_STATS_ABUSE_CAUSES; a++) {
+        STATS_SUM(s, abuse[a], n);
+        stats_printf(&r,
+                     "asgimaster_connections_abuse_total{cause=\"%s\"} "
+                     "%llu\n",
+                     am_stats_abuse_names[a], (unsigned long long)n);
+    }
+
     stats_header(&r, "asgimaster_bytes_received_total", "counter",
                  "Bytes read from clients.");
     STATS_SUM(s, bytes_in, n);
@@ -306,9 +334,9 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
             continue;
         }
         stats_printf(&r,
-                     "asgimaster_worker_rss_bytes{slot=\"%zu\",pid=\"%d\"} "
+                     "asgimaster_worker_rss_bytes{slot=\"%d\",pid=\"%d\"} "
                      "%llu\n",
-                     i, (int)pid,
+                     (int)w->slot, (int)pid,
                      (unsigned long long)(rss_of != NULL ? rss_of(pid) : 0));
     }
 
@@ -342,6 +370,9 @@ am_stats_retire(am_stats_t *s, size_t index)
     t->ws_bytes_out += w->ws_bytes_out;
     for (int i = 0; i < AM_STATS_WS_CLOSES; i++) {
         t->ws_closes[i] += w->ws_closes[i];
+    }
+    for (int a = 0; a < AM_STATS_ABUSE_CAUSES; a++) {
+        t->abuse[a] += w->abuse[a];
     }
     /* connections and streams are gauges: a dead worker holds none. */
     memset(w, 0, sizeof(*w));

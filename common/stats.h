@@ -24,6 +24,22 @@ enum {
     AM_STATS_PROTOS
 };
 
+/* Why a worker ended a connection (or an HTTP/2 stream) for abuse rather
+ * than for an ordinary error: asgimaster_connections_abuse_total{cause}.
+ * One enum, one name table (am_stats_abuse_names in stats.c); a protocol
+ * adds a cause here and counts it with am_stats_abuse(). */
+typedef enum {
+    AM_STATS_ABUSE_HEADER_TIMEOUT = 0, /* head not complete in header_read */
+    AM_STATS_ABUSE_BODY_TOO_SLOW,      /* body under limits.body_min_rate */
+    AM_STATS_ABUSE_CHUNK_EXTENSIONS,   /* over limits.chunk_extensions */
+    AM_STATS_ABUSE_RESET_BUDGET,       /* HTTP/2: http2.reset_budget spent */
+    AM_STATS_ABUSE_EMPTY_FRAMES,       /* HTTP/2: http2.empty_frame_budget */
+    AM_STATS_ABUSE_CONTINUATION_FLOOD, /* HTTP/2: CONTINUATION flood */
+    AM_STATS_ABUSE_CAUSES
+} am_stats_abuse_t;
+
+extern const char *const am_stats_abuse_names[AM_STATS_ABUSE_CAUSES];
+
 /* Request duration histogram upper bounds, seconds (Prometheus "le"). */
 #define AM_STATS_BUCKETS 12
 extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
@@ -33,6 +49,7 @@ extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
 typedef struct am_worker_stats_s {
     volatile int64_t heartbeat_msec; /* CLOCK_MONOTONIC ms, each loop turn */
     volatile int32_t pid;            /* 0: slot free */
+    volatile int32_t slot;           /* the worker's slot, as in the log */
     volatile uint32_t generation;
     volatile int32_t in_use;
     volatile int32_t ready;
@@ -56,6 +73,8 @@ typedef struct am_worker_stats_s {
     volatile uint64_t ws_bytes_out;
     /* close codes: 1000, 1001, 1002-1003, 1007-1010, 1011-1014, app 3000+ */
     volatile uint64_t ws_closes[AM_STATS_WS_CLOSES];
+    /* connections (or streams) ended for abuse, by cause */
+    volatile uint64_t abuse[AM_STATS_ABUSE_CAUSES];
 } am_worker_stats_t;
 
 typedef struct am_stats_s {
@@ -65,6 +84,11 @@ typedef struct am_stats_s {
     volatile uint64_t worker_exits[4]; /* normal, crash, killed, boot failure */
     volatile uint64_t reloads[2];      /* ok, failed */
     volatile uint64_t generation;      /* current */
+    /* Set by the first worker that logs why it could not boot (import
+     * error, lifespan startup): the others of the generation only report
+     * the one-line reason, which the master logs once. Cleared by the
+     * master for each new generation. */
+    volatile uint32_t boot_traceback;
     /* The counters of exited workers (am_stats_retire()), so sums never
      * go backwards when a worker is replaced. Gauges stay 0 here. */
     am_worker_stats_t retired;
@@ -87,6 +111,9 @@ void am_stats_request(int proto, int status, double seconds);
 
 /* Count a WebSocket close code in its bucket. */
 void am_stats_close_code(am_worker_stats_t *w, int code);
+/* Count one connection (or stream) ended for abuse (called by the
+ * protocols; a no-op outside a worker). */
+void am_stats_abuse(am_stats_abuse_t cause);
 
 /* Master: fold the counters of slot index into s->retired and clear the
  * slot for the next worker. */

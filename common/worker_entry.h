@@ -17,4 +17,11 @@
 
 int am_worker_main(am_conf_t *conf, int slot, int ipc_fd);
 
+/* `asgimaster -t` (master/app_check.c), in a child of the master already
+ * running as the workers' user: set the workers' environment, change to
+ * chdir, start the interpreter and import the app (no lifespan, no loop).
+ * AM_OK, or AM_ERROR with err the one-line reason (the traceback is
+ * logged). */
+int am_worker_check(am_conf_t *conf, char *err, size_t size);
+
 #endif

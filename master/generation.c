@@ -7,6 +7,7 @@
 
 #include "common/conf.h"
 #include "common/core.h"
+#include "common/stats.h"
 #include "master/generation.h"
 #include "master/listen.h"
 #include "master/state.h"
@@ -20,6 +21,9 @@ am_generation_create(am_master_t *m, am_conf_t *conf, int state)
     am_generation_t *g = am_calloc(1, sizeof(am_generation_t));
 
     g->id = ++m->next_generation;
+    if (m->stats != NULL) {
+        m->stats->boot_traceback = 0; /* one traceback per generation */
+    }
     g->state = state;
     g->conf = conf;
     g->nslots = conf->workers;

@@ -21,6 +21,19 @@
 #include "common/log.h"
 #include "master/listen.h"
 
+/* The TCP port of l, in host order (0 for a UNIX socket). */
+static unsigned
+listen_port(const am_listen_t *l)
+{
+    if (l->family == AF_INET) {
+        return ntohs(((const struct sockaddr_in *)&l->addr)->sin_port);
+    }
+    if (l->family == AF_INET6) {
+        return ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+    }
+    return 0;
+}
+
 /* The socket files this process created: removed by am_listen_close(). */
 typedef struct listen_file_s {
     char *path;
@@ -81,6 +94,17 @@ am_listen_open(am_listen_t *l)
     }
 
     if (bind(fd, (struct sockaddr *)&l->addr, l->addrlen) == -1) {
+        /* Name the way out of the common one: a privileged port. */
+        if (errno == EACCES && l->family != AF_UNIX && listen_port(l) != 0 &&
+            listen_port(l) < 1024) {
+            am_log(AM_LOG_EMERG, errno,
+                   "bind() to %s failed: ports below 1024 need root: start "
+                   "asgimaster as root and set \"user:\" (and \"group:\") "
+                   "so the workers drop to them, or use a port of 1024 or "
+                   "more",
+                   l->address);
+            goto failed;
+        }
         am_log(AM_LOG_EMERG, errno, "bind() to %s failed", l->address);
         goto failed;
     }
@@ -203,6 +227,7 @@ am_listen_adopt_file(const am_listen_t *l)
 
 /* A path that exists is removed only if it is a socket with no listener;
  * anything else is EADDRINUSE, reported as bind() would. */
+
 static int
 listen_unix_prepare(am_listen_t *l)
 {

@@ -44,11 +44,14 @@
 #include "master/reload.h"
 #include "master/state.h"
 #include "master/upgrade.h"
+#include "master/watch.h"
 
 #define MASTER_EVENTS 64
 
-/* epoll key of the signalfd; processes count from 1. */
+/* epoll keys of the signalfd and of --reload's inotify fd; processes
+ * count from 1. */
 #define MASTER_SIGNAL_KEY 0
+#define MASTER_WATCH_KEY  (-1)
 
 static int master_init(am_master_t *m, am_conf_t *conf);
 static void master_on_signals(am_master_t *m);
@@ -70,7 +73,7 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
     am_master_t *m = &master;
     struct epoll_event events[MASTER_EVENTS];
     char names[1024];
-    int n, timeout;
+    int n, timeout, wt;
 
     if (master_init(m, conf) != AM_OK) {
         am_listen_close_all(conf);
@@ -89,9 +92,16 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
     for (int slot = 1; slot <= m->generation->nslots; slot++) {
         am_process_spawn(m, m->generation, slot);
     }
+    if (am_watch_start(m, MASTER_WATCH_KEY) != AM_OK) {
+        master_stop(m, SIGTERM);
+    }
 
     for (;;) {
         timeout = am_process_timers(m);
+        wt = am_watch_timer(m);
+        if (wt != -1 && (timeout == -1 || wt < timeout)) {
+            timeout = wt;
+        }
         if (m->state != AM_MASTER_RUNNING && m->nprocesses == 0) {
             break;
         }
@@ -109,6 +119,10 @@ am_master_run(am_conf_t *conf, am_master_load_pt load, char **argv,
         for (int i = 0; i < n; i++) {
             if (events[i].data.u64 == MASTER_SIGNAL_KEY) {
                 master_on_signals(m);
+                continue;
+            }
+            if (events[i].data.u64 == (uint64_t)MASTER_WATCH_KEY) {
+                am_watch_on_readable(m);
                 continue;
             }
             /* Looked up by id: an earlier event of this batch may have
@@ -168,6 +182,7 @@ master_init(am_master_t *m, am_conf_t *conf)
     m->pid = getpid();
     m->epfd = -1;
     m->sigfd = -1;
+    m->watch_fd = -1;
     m->state = AM_MASTER_RUNNING;
     m->exit_code = AM_EXIT_OK;
     m->watchdog_at = am_now_msec() + AM_MASTER_WATCHDOG_TICK;
@@ -372,13 +387,7 @@ master_on_signal(am_master_t *m, int sig)
             am_log(AM_LOG_NOTICE, 0, "SIGHUP ignored while stopping");
             break;
         }
-        if (m->booting != NULL) {
-            am_log(AM_LOG_NOTICE, 0,
-                   "reload in progress, reloading again once it is done");
-            m->reload_pending = 1;
-            break;
-        }
-        am_reload_start(m);
+        am_reload_request(m);
         break;
 
     case SIGUSR2:

@@ -103,6 +103,7 @@ am_process_spawn(am_master_t *m, am_generation_t *g, int slot)
     }
     close(fds[1]);
     m->stats->workers[index].pid = pid;
+    m->stats->workers[index].slot = slot; /* as the log's "#N" */
     m->stats->worker_starts++;
 
     p = am_calloc(1, sizeof(*p));
@@ -177,6 +178,9 @@ process_child(am_master_t *m, am_generation_t *g, int slot, int ipc_fd,
      * master closes would live on in this worker with nobody accepting. */
     close(m->epfd);
     close(m->sigfd);
+    if (m->watch_fd != -1) {
+        close(m->watch_fd);
+    }
     for (am_process_t *p = m->processes; p != NULL; p = p->next) {
         if (p->ipc_fd != -1) {
             close(p->ipc_fd);

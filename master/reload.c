@@ -37,6 +37,18 @@ static int reload_listeners(am_master_t *m, am_conf_t *conf);
 static void reload_done(am_master_t *m);
 
 void
+am_reload_request(am_master_t *m)
+{
+    if (m->booting != NULL) {
+        am_log(AM_LOG_NOTICE, 0,
+               "reload in progress, reloading again once it is done");
+        m->reload_pending = 1;
+        return;
+    }
+    am_reload_start(m);
+}
+
+void
 am_reload_start(am_master_t *m)
 {
     char err[RELOAD_ERR_SIZE];

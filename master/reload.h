@@ -11,6 +11,10 @@
  * A bad file or a failed bind leaves everything as it was. */
 void am_reload_start(am_master_t *m);
 
+/* SIGHUP's reload, for a signal or a source change (master/watch.c): a
+ * reload already booting makes this one wait for it. */
+void am_reload_request(am_master_t *m);
+
 /* A worker of m->booting is ready: when all are, retire the old one. */
 void am_reload_on_ready(am_master_t *m);
 

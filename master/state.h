@@ -167,6 +167,7 @@ struct am_master_s {
     char *user;
 
     am_msec_t watchdog_at; /* next heartbeat check */
+    int watch_fd;          /* --reload's inotify fd, -1 for none */
 
     am_process_t *processes; /* every child not reaped yet */
     int nprocesses;

@@ -20,6 +20,7 @@
 
 #include "common/conf.h"
 #include "common/core.h"
+#include "common/tls_password.h"
 #include "master/tls_check.h"
 
 typedef struct {
@@ -123,8 +124,23 @@ tls_check_listener(tls_check_t *tc, SSL_CTX *ctx)
         return tls_check_fail(tc, "certificate \"%s\": %s", t->certificate,
                               tls_check_reason(r, sizeof(r)));
     }
+    SSL_CTX_set_default_passwd_cb(ctx, am_tls_password_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)t);
+    am_tls_password_asked = 0;
     if (SSL_CTX_use_PrivateKey_file(ctx, t->key, SSL_FILETYPE_PEM) != 1 &&
         !tls_check_is_mismatch()) {
+        if (am_tls_password_asked) {
+            return tls_check_fail(tc,
+                                  "key \"%s\" is encrypted and %s: set "
+                                  "listen[].tls.key_password or "
+                                  "key_password_file "
+                                  "(--ssl-keyfile-password)",
+                                  t->key,
+                                  t->key_password != NULL ||
+                                          t->key_password_file != NULL
+                                      ? "the password is wrong"
+                                      : "no password is set");
+        }
         return tls_check_fail(tc, "key \"%s\": %s", t->key,
                               tls_check_reason(r, sizeof(r)));
     }

@@ -13,18 +13,18 @@
 
 set -euo pipefail
 
-BUILD_PKGS=(gcc make pkg-config libnghttp2-dev libssl-dev libhttp-parser-dev
+BUILD_PKGS=(gcc make pkg-config libnghttp2-dev libssl-dev
     libyaml-dev python3-dev zlib1g-dev)
 TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-hpack
     python3-hyperframe python3-starlette python3-fastapi python3-pydantic
     python3-anyio python3-multipart python3-django curl mandoc openssl
-    binutils clang-tidy clang-format python3-websockets
+    binutils python3-yaml clang-tidy clang-format python3-websockets
     nghttp2-client haproxy caddy nginx-light chromium)
 BENCH_PKGS=(wrk python3-uvicorn python3-httptools python3-hypercorn
-    nghttp2-client openssl)
+    nghttp2-client openssl h2o)
 # The proxies the tests start themselves; their packages must not start a
 # system service on install (a policy-rc.d forbids it meanwhile).
-SERVICE_PKGS=" haproxy caddy nginx-light "
+SERVICE_PKGS=" haproxy caddy nginx-light h2o "
 
 
 usage() {

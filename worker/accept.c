@@ -79,7 +79,8 @@ accept_addr_string(const struct sockaddr_storage *ss, char *host, size_t size,
 static void
 accept_set_peer(am_conn_t *c, struct sockaddr_storage *peer)
 {
-    struct sockaddr_storage local;
+    /* Zeroed: clang's analyzer does not model getsockname(). */
+    struct sockaddr_storage local = { 0 };
     socklen_t len = sizeof(local);
     am_listen_t *l = c->listen;
     am_conf_t *conf = am_ctx.conf;
@@ -108,7 +109,7 @@ void
 am_accept_on_readable(am_event_t *ev, uint32_t events)
 {
     am_listen_t *l = ev->data;
-    struct sockaddr_storage peer;
+    struct sockaddr_storage peer = { 0 }; /* zeroed for the analyzer */
     socklen_t len;
     am_conn_t *c;
     int fd, i;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -21,6 +22,7 @@
 
 #define CONN_READ_CHUNK  16384
 #define CONN_LINGER_MSEC 2000
+#define CONN_WRITE_IOV   64 /* chunks per sendmsg(2): 1 MiB */
 
 size_t am_conn_count;
 
@@ -142,7 +144,7 @@ am_conn_write(am_conn_t *c, const void *data, size_t len)
     if (c->closed || len == 0) {
         return;
     }
-    am_buf_append(&c->wbuf, data, len);
+    am_bufq_append(&c->wbuf, data, len);
     conn_mark_dirty(c);
 }
 
@@ -283,15 +285,18 @@ conn_on_event(am_event_t *ev, uint32_t events)
 static void
 conn_flush(am_conn_t *c)
 {
-    size_t before = am_buf_size(&c->wbuf);
+    size_t before = am_bufq_size(&c->wbuf);
+    struct iovec iov[CONN_WRITE_IOV];
+    struct msghdr msg = { 0 };
     ssize_t n;
 
-    while (am_buf_size(&c->wbuf) > 0) {
+    while (am_bufq_size(&c->wbuf) > 0) {
         if (c->tls != NULL) {
             uint32_t want = 0;
 
-            n = am_tls_send(c->tls, c->wbuf.data + c->wbuf.pos,
-                            am_buf_size(&c->wbuf), &want);
+            /* One chunk per SSL_write: a chunk is one TLS record. */
+            am_bufq_iov(&c->wbuf, iov, 1);
+            n = am_tls_send(c->tls, iov[0].iov_base, iov[0].iov_len, &want);
             if (n == AM_AGAIN) {
                 break;
             }
@@ -299,11 +304,13 @@ conn_flush(am_conn_t *c)
                 am_conn_close(c);
                 return;
             }
-            am_buf_consume(&c->wbuf, (size_t)n);
+            am_bufq_consume(&c->wbuf, (size_t)n);
             continue;
         }
-        n = send(c->ev.fd, c->wbuf.data + c->wbuf.pos, am_buf_size(&c->wbuf),
-                 MSG_NOSIGNAL);
+        /* sendmsg(2), not writev(2): MSG_NOSIGNAL. */
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)am_bufq_iov(&c->wbuf, iov, CONN_WRITE_IOV);
+        n = sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL);
         if (n == -1) {
             if (errno == EINTR) {
                 continue;
@@ -312,19 +319,19 @@ conn_flush(am_conn_t *c)
                 break;
             }
             if (errno != EPIPE && errno != ECONNRESET) {
-                am_connlog(AM_LOG_INFO, errno, c->id, 0, "send() failed");
+                am_connlog(AM_LOG_INFO, errno, c->id, 0, "sendmsg() failed");
             }
             am_conn_close(c);
             return;
         }
-        am_buf_consume(&c->wbuf, (size_t)n);
+        am_bufq_consume(&c->wbuf, (size_t)n);
     }
 
-    if (am_buf_size(&c->wbuf) > 0) {
+    if (am_bufq_size(&c->wbuf) > 0) {
         if (am_stats_self != NULL) {
-            am_stats_self->bytes_out += before - am_buf_size(&c->wbuf);
+            am_stats_self->bytes_out += before - am_bufq_size(&c->wbuf);
         }
-        if (!c->write_blocked || am_buf_size(&c->wbuf) < before) {
+        if (!c->write_blocked || am_bufq_size(&c->wbuf) < before) {
             am_timer_add(&c->write_timer, am_ctx.conf->timeout_write);
         }
         if (!c->write_blocked) {
@@ -335,9 +342,8 @@ conn_flush(am_conn_t *c)
     }
 
     if (am_stats_self != NULL) {
-        am_stats_self->bytes_out += before - am_buf_size(&c->wbuf);
+        am_stats_self->bytes_out += before - am_bufq_size(&c->wbuf);
     }
-    am_buf_shrink(&c->wbuf);
     am_timer_del(&c->write_timer);
     if (c->write_blocked) {
         c->write_blocked = 0;
@@ -370,7 +376,7 @@ am_conn_close_after_flush(am_conn_t *c)
     }
     c->closing = 1;
     c->reading = 0;
-    if (am_buf_size(&c->wbuf) == 0) {
+    if (am_bufq_size(&c->wbuf) == 0) {
         conn_linger(c);
     } else {
         am_conn_update_events(c);
@@ -488,7 +494,7 @@ am_conn_flush_all(void)
         c = conn_free_list;
         conn_free_list = c->next;
         am_buf_free(&c->rbuf);
-        am_buf_free(&c->wbuf);
+        am_bufq_free(&c->wbuf);
         if (c->tls != NULL) {
             am_tls_conn_destroy(c->tls);
         }

@@ -44,7 +44,7 @@ struct am_conn_s {
     am_listen_t *listen;
 
     am_buf_t rbuf;
-    am_buf_t wbuf;
+    am_bufq_t wbuf;
     size_t rbuf_limit; /* stop reading when this much is unparsed */
 
     am_timer_t read_timer;  /* owned by the protocol */
@@ -100,7 +100,7 @@ void am_conn_update_events(am_conn_t *c);
 void am_conn_write(am_conn_t *c, const void *data, size_t len);
 void am_conn_write_str(am_conn_t *c, const char *s);
 /* Bytes queued and not yet written. */
-#define am_conn_pending(c) am_buf_size(&(c)->wbuf)
+#define am_conn_pending(c) am_bufq_size(&(c)->wbuf)
 
 /* Start or stop reading the socket. */
 void am_conn_set_reading(am_conn_t *c, int on);

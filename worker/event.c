@@ -110,10 +110,9 @@ am_event_set_python(int fd, uint32_t mask)
             return AM_ERROR;
         }
         cap = am_max((size_t)fd + 1, python_cap * 2);
-        python_events =
-            am_realloc(python_events, cap * sizeof(python_events[0]));
+        python_events = am_realloc(python_events, cap * sizeof(am_event_t *));
         memset(python_events + python_cap, 0,
-               (cap - python_cap) * sizeof(python_events[0]));
+               (cap - python_cap) * sizeof(am_event_t *));
         python_cap = cap;
     }
     ev = python_events[fd];
@@ -215,7 +214,7 @@ am_timer_add(am_timer_t *t, am_msec_t after)
     }
     if (timer_count + 1 >= timer_cap) {
         timer_cap = timer_cap ? timer_cap * 2 : 256;
-        timer_heap = am_realloc(timer_heap, timer_cap * sizeof(timer_heap[0]));
+        timer_heap = am_realloc(timer_heap, timer_cap * sizeof(am_timer_t *));
     }
     t->deadline = deadline;
     t->index = ++timer_count;

@@ -24,7 +24,8 @@
  * - One empty line before the request line is ignored (§2.2 SHOULD ignore
  *   at least one); a second is an error.
  * - The method is any token (RFC 9110 §9.1); longer than max_method: 501
- *   (RFC 9112 §3 SHOULD).
+ *   (RFC 9112 §3 SHOULD). PRI, reserved for the HTTP/2 preface (RFC 7540
+ *   §11.6), is refused.
  * - Targets: origin-form for any method but CONNECT, asterisk-form for
  *   OPTIONS only, authority-form (host ":" port) for CONNECT only, else
  *   absolute-form (RFC 9112 §3.2). No '#' anywhere (§3.2: no fragment).
@@ -178,6 +179,7 @@ static const struct {
     [AM_H1_E_LINE] = { 400, "invalid line ending" },
     [AM_H1_E_METHOD] = { 400, "invalid method" },
     [AM_H1_E_METHOD_LONG] = { 501, "method too long" },
+    [AM_H1_E_METHOD_PRI] = { 400, "PRI is not an HTTP/1.x method" },
     [AM_H1_E_TARGET] = { 400, "invalid request-target" },
     [AM_H1_E_TARGET_FRAGMENT] = { 400, "fragment in request-target" },
     [AM_H1_E_TARGET_FORM] = { 400, "request-target form not allowed" },
@@ -401,6 +403,15 @@ h1_parser_request_line(am_h1_parser_t *p, const char *buf, size_t len)
             /* fall through */
         case H1_METHOD:
             if (ch == ' ') {
+                if (r->method_len == 3 &&
+                    memcmp(buf + r->method_off, "PRI", 3) == 0) {
+                    /* RFC 9113 §3.4, RFC 7540 §11.6: the method of the
+                     * HTTP/2 preface, never of an HTTP/1.x request. Only
+                     * "PRI * HTTP/2.0" opens HTTP/2 (http1.c); any other
+                     * PRI line is refused here, however it arrives. */
+                    p->pos = i;
+                    return h1_parser_fail(p, AM_H1_E_METHOD_PRI);
+                }
                 if (r->method_len == 7 &&
                     memcmp(buf + r->method_off, "CONNECT", 7) == 0) {
                     p->method_kind = H1_METHOD_CONNECT;

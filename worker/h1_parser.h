@@ -42,6 +42,7 @@ typedef enum {
     AM_H1_E_LINE,            /* bare CR, bad line end, too many empty lines */
     AM_H1_E_METHOD,          /* not a token (RFC 9110 §9.1) */
     AM_H1_E_METHOD_LONG,     /* 501 (RFC 9112 §3) */
+    AM_H1_E_METHOD_PRI,      /* PRI: the HTTP/2 preface's (RFC 9113 §3.4) */
     AM_H1_E_TARGET,          /* invalid request-target (RFC 9112 §3.2) */
     AM_H1_E_TARGET_FRAGMENT, /* '#' in a target (RFC 9112 §3.2) */
     AM_H1_E_TARGET_FORM,     /* form not allowed for this method (§3.2.3-4) */

@@ -1,4 +1,4 @@
-/* worker/http1.h: HTTP/1.1 (RFC 9112) on a connection, with http-parser.
+/* worker/http1.h: HTTP/1.1 (RFC 9112) on a connection.
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef AM_WORKER_HTTP1_H
@@ -6,7 +6,7 @@
 
 #include "worker/conn.h"
 
-/* Global set-up: the parser's header limit from the config. */
+/* Global set-up: the parser's limits from the config. */
 void am_http1_init(am_conf_t *conf);
 
 /* Take over a freshly accepted connection. */

@@ -1,7 +1,8 @@
 /* worker/http1_conn.h: the state of one HTTP/1.1 connection, shared by
- * the files that serve it: http1.c (connection and parser glue),
- * http1_request.c (the parser's callbacks, head checks, the request for
- * the bridge) and http1_response.c (the bridge's response events).
+ * the files that serve it: http1.c (the connection: preface sniff, the
+ * read loop, timeouts), http1_request.c (the request side: head and body
+ * through worker/h1_parser.c, head checks, the request for the bridge)
+ * and http1_response.c (the bridge's response events).
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Nothing outside those files includes this header.
@@ -12,11 +13,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#include <http_parser.h>
-
 #include "common/buf.h"
 #include "worker/asgi.h"
 #include "worker/conn.h"
+#include "worker/h1_parser.h"
 
 /* Where the current request message is (RFC 9112 §2.1). Changed only by
  * am_http1_set_state(), which checks the transition:
@@ -42,20 +42,33 @@ typedef enum am_http1_resp_e {
 
 typedef struct am_http1_s {
     am_conn_t *c;
-    http_parser parser;
+    am_h1_parser_t parser;
+    am_h1_field_t *pfields; /* the parser's field lines, limit_header_count */
+    size_t pfields_cap;
 
-    am_buf_t head; /* the request target, then names and values */
+    /* A copy of the head, kept for the bridge and the access log: the
+     * request target (url_len bytes at 0), the method, then the field
+     * names (lowercased) and values that fields[] point into. */
+    am_buf_t head;
     size_t url_len;
+    size_t method_off, method_len;
     am_field_t *fields;
     size_t nfields, fields_cap;
-    size_t header_bytes;
-    int error_status; /* set by a callback that refuses the request */
 
     am_asgi_request_t *req;
     size_t body_received;
     am_msec_t start_msec;
     time_t start_time;
     uint32_t requests; /* served on this connection */
+
+    /* limits.body_min_rate: the body's clock runs from rate_start (the
+     * head, or the 100 Continue) except while reading is paused for the
+     * app (rate_paused ms so far; rate_paused_at when paused now). */
+    am_timer_t rate_timer;
+    am_msec_t rate_start;
+    am_msec_t rate_paused;
+    am_msec_t rate_paused_at;
+    unsigned rate_on : 1;
 
     am_http1_state_t state;     /* the current request message */
     am_http1_resp_t resp_state; /* its response */
@@ -101,8 +114,26 @@ void am_http1_error(am_http1_t *h, int status);
 /* The request ended with status: counters and the access log. */
 void am_http1_access_log(am_http1_t *h, int status);
 
-/* http1_request.c: http-parser's callbacks. */
-extern const http_parser_settings am_http1_request_settings;
+/* The body's minimum rate (limits.body_min_rate): start its clock (the
+ * head is read, or 100 Continue invites the body), stop it, and pause or
+ * resume it while reading waits for the app (body_paused). */
+void am_http1_rate_start(am_http1_t *h);
+void am_http1_rate_stop(am_http1_t *h);
+void am_http1_body_pause(am_http1_t *h, int paused);
+
+/* http1_request.c */
+
+/* The parser's limits from the configuration. */
+void am_http1_parser_limits(const am_conf_t *conf, am_h1_limits_t *limits);
+/* Parse the head at the start of c->rbuf. AM_AGAIN: incomplete; AM_OK:
+ * consumed, checked and handed on (the app, the metrics endpoint or the
+ * h2c switch: state is BODY, DONE or UPGRADED); AM_ERROR: refused, the
+ * error response is queued. */
+int am_http1_read_head(am_http1_t *h);
+/* One step of the body from c->rbuf, passed to the app. AM_OK: call
+ * again; AM_AGAIN: more input needed; AM_DONE: the message is complete
+ * (state DONE); AM_ERROR: refused, the error response is queued. */
+int am_http1_read_body(am_http1_t *h);
 
 /* http1_response.c: the bridge's response events for an HTTP/1.1
  * request; the stream pointer is the am_http1_t. */

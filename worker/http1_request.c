@@ -1,25 +1,24 @@
-/* worker/http1_request.c: the request side of HTTP/1.1 (RFC 9112):
- * http-parser's callbacks gather the head into one buffer (bounded by the
- * limits), check it once complete (version, field names, Host,
- * Transfer-Encoding, the body limit), build the protocol-neutral head and
- * start the app, the metrics endpoint or the h2c switch; the body is then
- * streamed to the bridge as it arrives.
+/* worker/http1_request.c: the request side of HTTP/1.1 (RFC 9112). The
+ * strict parser (worker/h1_parser.c) reads the head from the connection's
+ * input and enforces the grammar, the limits and the framing rules; here
+ * the head is copied out of the input (names lowercased), checked for what
+ * the parser leaves to the server (the body limit), turned into the
+ * protocol-neutral head and handed to the app, the metrics endpoint or the
+ * h2c switch. The body is then decoded step by step and streamed to the
+ * bridge as it arrives.
  *
- * Parser callbacks run inside http_parser_execute(). A non-zero return
- * stops the parser with an HPE_CB_* error; error_status says which
- * response that becomes (http1.c answers it).
+ * Each refusal is answered here (am_http1_error()) with the status the RFC
+ * names and logged once with the parser's reason.
  */
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include <http_parser.h>
-
 #include "common/forwarded.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/h2c.h"
@@ -29,23 +28,10 @@
 #include "worker/request.h"
 #include "worker/ws_h1.h"
 
-static int http1_on_message_begin(http_parser *p);
-static int http1_on_url(http_parser *p, const char *at, size_t len);
-static int http1_on_header_field(http_parser *p, const char *at, size_t len);
-static int http1_on_header_value(http_parser *p, const char *at, size_t len);
-static int http1_on_headers_complete(http_parser *p);
-static int http1_on_body(http_parser *p, const char *at, size_t len);
-static int http1_on_message_complete(http_parser *p);
-
-const http_parser_settings am_http1_request_settings = {
-    .on_message_begin = http1_on_message_begin,
-    .on_url = http1_on_url,
-    .on_header_field = http1_on_header_field,
-    .on_header_value = http1_on_header_value,
-    .on_headers_complete = http1_on_headers_complete,
-    .on_body = http1_on_body,
-    .on_message_complete = http1_on_message_complete,
-};
+/* RFC 9112 §3 leaves the method's length to the server (501 beyond). The
+ * longest registered method (IANA, "BASELINE-CONTROL", "VERSION-CONTROL")
+ * has 16 bytes. */
+#define HTTP1_MAX_METHOD 32
 
 void
 am_http1_set_state(am_http1_t *h, am_http1_state_t state)
@@ -78,305 +64,159 @@ am_http1_set_state(am_http1_t *h, am_http1_state_t state)
     h->state = state;
 }
 
-static int
-http1_on_message_begin(http_parser *p)
+void
+am_http1_parser_limits(const am_conf_t *conf, am_h1_limits_t *limits)
 {
-    am_http1_t *h = p->data;
-
-    am_http1_set_state(h, AM_HTTP1_HEAD);
-    h->start_msec = am_now_msec();
-    h->start_time = time(NULL);
-    return 0;
+    memset(limits, 0, sizeof(*limits));
+    limits->max_method = HTTP1_MAX_METHOD;
+    limits->max_target = conf->limit_request_line;        /* 414 */
+    limits->max_fields = conf->limit_header_count;        /* 431 */
+    limits->max_fields_size = conf->limit_header_size;    /* 431 */
+    limits->max_chunk_ext = conf->limit_chunk_extensions; /* 400 */
+    limits->max_chunk_ext_total = conf->limit_chunk_extensions;
+    /* Trailers are discarded, but bounded as a head is. */
+    limits->max_trailer_size = conf->limit_header_size;
+    limits->max_trailer_fields = conf->limit_header_count;
 }
 
+/* Refuse the request: one log line, then our own response (and close). */
 static int
-http1_on_url(http_parser *p, const char *at, size_t len)
+http1_refuse(am_http1_t *h, int status, const char *reason)
 {
-    am_http1_t *h = p->data;
-
-    h->url_len += len;
-    if (h->url_len > am_ctx.conf->limit_request_line) {
-        h->error_status = 414;
-        return -1;
-    }
-    am_buf_append(&h->head, at, len);
-    return 0;
+    am_connlog(AM_LOG_INFO, 0, h->c->id, 0, "bad request: %s (%d)", reason,
+               status);
+    am_http1_error(h, status);
+    return AM_ERROR;
 }
 
-static int
-http1_on_header_field(http_parser *p, const char *at, size_t len)
+/* Copy the head out of the input (buf, which is about to be consumed):
+ * target, method, then each field with its name lowercased. */
+static void
+http1_head_copy(am_http1_t *h, const char *buf)
 {
-    am_http1_t *h = p->data;
-    am_field_t *f;
+    const am_h1_request_t *r = &h->parser.req;
+    am_buf_t *b = &h->head;
+    size_t i, k, need = r->target_len + r->method_len;
     char *dst;
 
-    h->header_bytes += len;
-    if (h->header_bytes > am_ctx.conf->limit_header_size) {
-        h->error_status = 431;
-        return -1;
+    for (i = 0; i < r->nfields; i++) {
+        need += h->pfields[i].name_len + h->pfields[i].value_len;
     }
-    f = h->nfields ? &h->fields[h->nfields - 1] : NULL;
-    if (f == NULL || f->value_off != 0 || f->value_len != 0 ||
-        f->name_off + f->name_len != h->head.len) {
-        if (h->nfields >= am_ctx.conf->limit_header_count) {
-            h->error_status = 431;
-            return -1;
-        }
-        if (h->nfields == h->fields_cap) {
-            h->fields_cap = h->fields_cap ? h->fields_cap * 2 : 16;
-            h->fields =
-                am_realloc(h->fields, h->fields_cap * sizeof(h->fields[0]));
-        }
-        f = &h->fields[h->nfields++];
-        f->name_off = (uint32_t)h->head.len;
-        f->name_len = 0;
-        f->value_off = 0;
-        f->value_len = 0;
+    b->pos = b->len = 0;
+    am_buf_reserve(b, need);
+    am_buf_append(b, buf + r->target_off, r->target_len);
+    h->url_len = r->target_len;
+    h->method_off = b->len;
+    h->method_len = r->method_len;
+    am_buf_append(b, buf + r->method_off, r->method_len);
+
+    if (r->nfields > h->fields_cap) {
+        h->fields_cap = r->nfields;
+        h->fields = am_realloc(h->fields, h->fields_cap * sizeof(h->fields[0]));
     }
-    am_buf_reserve(&h->head, len);
-    dst = h->head.data + h->head.len;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)at[i];
-
-        dst[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : (char)ch;
-    }
-    h->head.len += len;
-    f->name_len += (uint32_t)len;
-    return 0;
-}
-
-static int
-http1_on_header_value(http_parser *p, const char *at, size_t len)
-{
-    am_http1_t *h = p->data;
-    am_field_t *f = &h->fields[h->nfields - 1];
-
-    h->header_bytes += len;
-    if (h->header_bytes > am_ctx.conf->limit_header_size) {
-        h->error_status = 431;
-        return -1;
-    }
-    if (f->value_off == 0 && f->value_len == 0) {
-        f->value_off = (uint32_t)h->head.len;
-    }
-    am_buf_append(&h->head, at, len);
-    f->value_len += (uint32_t)len;
-    return 0;
-}
-
-/* RFC 9112 §3.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]. */
-static int
-http1_host_valid(const char *v, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)v[i];
-
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || strchr("-._~!$&'()*+,;=%:[]", ch)) {
-            if (ch == '\0') {
-                return 0;
-            }
-            continue;
-        }
-        return 0;
-    }
-    return 1;
-}
-
-/* The codings of one Transfer-Encoding line, added to *te: how many
- * "chunked", whether the last coding seen is chunked, whether an unknown
- * coding came. */
-typedef struct http1_te_s {
-    size_t chunked;
-    int last_chunked;
-    int unknown;
-    int present;
-} http1_te_t;
-
-static void
-http1_te_scan(const char *v, size_t len, http1_te_t *te)
-{
-    size_t i = 0, start, end;
-
-    te->present = 1;
-    while (am_http_next_element(v, len, &i, &start, &end)) {
-        if (end - start == 7 && strncasecmp(v + start, "chunked", 7) == 0) {
-            te->chunked++;
-            te->last_chunked = 1;
-        } else {
-            te->unknown = 1;
-            te->last_chunked = 0;
-        }
-    }
-}
-
-/* RFC 9112 §6.1, §6.3: chunked must be the final coding, once (400); it
- * is the only coding we decode, so any other is 501. */
-static int
-http1_te_status(const http1_te_t *te)
-{
-    if (!te->present) {
-        return 0;
-    }
-    if (!te->last_chunked || te->chunked != 1) {
-        return 400;
-    }
-    return te->unknown ? 501 : 0;
-}
-
-/* What the header fields of one request say, scanned once. */
-typedef struct http1_scan_s {
-    size_t nhost;
-    http1_te_t te;
-    int te_trailers; /* "TE: trailers" */
-    am_h2c_offer_t h2c;
-} http1_scan_t;
-
-/* Fill headers from the parsed fields (trailing whitespace cut) and scan
- * them by token. Returns 0 or the status that refuses the request. */
-static int
-http1_head_scan(am_http1_t *h, am_header_t *headers, http1_scan_t *s)
-{
-    const char *base = h->head.data;
-    size_t i;
-
-    for (i = 0; i < h->nfields; i++) {
+    for (i = 0; i < r->nfields; i++) {
+        const am_h1_field_t *pf = &h->pfields[i];
         am_field_t *f = &h->fields[i];
-        const char *v = base + f->value_off;
-        size_t vlen = f->value_len;
+        const char *name = buf + pf->name_off;
 
-        /* RFC 9110 §5.5: leading and trailing whitespace is not part of
-         * the value (http-parser strips the leading part). */
-        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
-            vlen--;
-        }
-        /* RFC 9110 §5.1: a field name is a token; http-parser lets some
-         * bytes through that are not. */
-        if (!am_http_is_token(base + f->name_off, f->name_len) &&
-            f->name_len > 0) {
-            return 400;
-        }
-        headers[i].name = base + f->name_off;
-        headers[i].name_len = f->name_len;
-        headers[i].value = f->value_len ? v : "";
-        headers[i].value_len = vlen;
+        f->name_off = (uint32_t)b->len;
+        f->name_len = pf->name_len;
+        dst = b->data + b->len;
+        for (k = 0; k < pf->name_len; k++) {
+            unsigned char ch = (unsigned char)name[k];
 
-        switch (am_http_token_find(headers[i].name, f->name_len)) {
-        case AM_HTTP_TOKEN_HOST:
-            s->nhost++;
-            if (!http1_host_valid(v, vlen)) {
-                return 400; /* RFC 9112 §3.2 */
-            }
-            break;
-        case AM_HTTP_TOKEN_TRANSFER_ENCODING:
-            http1_te_scan(v, vlen, &s->te);
-            break;
-        case AM_HTTP_TOKEN_EXPECT:
-            if (vlen == 12 && strncasecmp(v, "100-continue", 12) == 0) {
-                h->expect_continue = !h->http10;
-            }
-            break;
-        case AM_HTTP_TOKEN_TE:
-            s->te_trailers = am_http_value_has_token(v, vlen, "trailers");
-            break;
-        case AM_HTTP_TOKEN_UPGRADE:
-            am_h2c_offer_field(&s->h2c, AM_HTTP_TOKEN_UPGRADE, v, vlen);
-            break;
-        case AM_HTTP_TOKEN_CONNECTION:
-            am_h2c_offer_field(&s->h2c, AM_HTTP_TOKEN_CONNECTION, v, vlen);
-            break;
-        case AM_HTTP_TOKEN_HTTP2_SETTINGS:
-            am_h2c_offer_field(&s->h2c, AM_HTTP_TOKEN_HTTP2_SETTINGS, v, vlen);
-            break;
-        default:
-            break;
+            dst[k] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : (char)ch;
         }
+        b->len += pf->name_len;
+        f->value_off = (uint32_t)b->len;
+        f->value_len = pf->value_len;
+        am_buf_append(b, buf + pf->value_off, pf->value_len);
     }
-    return 0;
+    h->nfields = r->nfields;
 }
 
-/* Message framing and limits known from the head. Returns 0 or the status
- * that refuses the request. */
-static int
-http1_head_check(am_http1_t *h, http_parser *p, const http1_scan_t *s)
-{
-    int status = http1_te_status(&s->te);
-
-    if (status != 0) {
-        return status;
-    }
-    /* RFC 9112 §3.2: a 1.1 request without Host, or with several, is
-     * answered 400. */
-    if ((!h->http10 && s->nhost == 0) || s->nhost > 1) {
-        return 400;
-    }
-    /* Known to be too large before reading a byte of it. */
-    if (am_ctx.conf->limit_body_size && (p->flags & F_CONTENTLENGTH) &&
-        p->content_length > am_ctx.conf->limit_body_size) {
-        return 413;
-    }
-    return 0;
-}
-
-/* RFC 9112 §3.2: the request target as ASGI's path and query. */
+/* RFC 9112 §3.2: the request target as ASGI's path and query. The parser
+ * has checked its form and found its parts (offsets from the input; the
+ * copy starts at the target). */
 static void
-http1_head_target(am_http1_t *h, http_parser *p, am_asgi_head_t *head)
+http1_head_target(am_http1_t *h, am_asgi_head_t *head)
 {
+    const am_h1_request_t *r = &h->parser.req;
     const char *url = h->head.data;
-    struct http_parser_url u;
 
-    if (h->url_len > 0 && url[0] == '/') {
-        const char *q = memchr(url, '?', h->url_len);
-        const char *hash;
-
-        head->path = url;
-        head->path_len = q ? (size_t)(q - url) : h->url_len;
-        if (q) {
-            head->query = q + 1;
-            head->query_len = h->url_len - head->path_len - 1;
-            hash = memchr(head->query, '#', head->query_len);
-            if (hash) {
-                head->query_len = (size_t)(hash - head->query);
-            }
-        } else if ((hash = memchr(url, '#', h->url_len)) != NULL) {
-            head->path_len = (size_t)(hash - url);
+    switch (r->form) {
+    case AM_H1_FORM_ORIGIN:
+    case AM_H1_FORM_ABSOLUTE:
+        if (r->path_len > 0) {
+            head->path = url + (r->path_off - r->target_off);
+            head->path_len = r->path_len;
+        } else {
+            head->path = "/"; /* "http://a" (RFC 9112 §3.2.1) */
+            head->path_len = 1;
         }
-    } else if (h->url_len > 0 && url[0] != '*' &&
-               http_parser_parse_url(url, h->url_len, p->method == HTTP_CONNECT,
-                                     &u) == 0 &&
-               (u.field_set & (1 << UF_PATH))) {
-        /* RFC 9112 §3.2.2: absolute-form. */
-        head->path = url + u.field_data[UF_PATH].off;
-        head->path_len = u.field_data[UF_PATH].len;
-        if (u.field_set & (1 << UF_QUERY)) {
-            head->query = url + u.field_data[UF_QUERY].off;
-            head->query_len = u.field_data[UF_QUERY].len;
+        if (r->has_query) {
+            head->query = url + (r->query_off - r->target_off);
+            head->query_len = r->query_len;
         }
-    } else {
+        break;
+    default:
         /* authority-form (CONNECT) and asterisk-form (OPTIONS *). */
         head->path = url;
         head->path_len = h->url_len;
+        break;
     }
     if (head->query == NULL) {
         head->query = "";
     }
 }
 
+/* The header list for the bridge, and the h2c offer, from the copy. */
+static void
+http1_head_headers(am_http1_t *h, am_header_t *headers, am_h2c_offer_t *offer)
+{
+    const char *base = h->head.data;
+    size_t i;
+
+    memset(offer, 0, sizeof(*offer));
+    for (i = 0; i < h->nfields; i++) {
+        const am_field_t *f = &h->fields[i];
+
+        headers[i].name = base + f->name_off;
+        headers[i].name_len = f->name_len;
+        headers[i].value = f->value_len ? base + f->value_off : "";
+        headers[i].value_len = f->value_len;
+        switch (h->pfields[i].token) {
+        case AM_H1_HDR_UPGRADE:
+            am_h2c_offer_field(offer, AM_HTTP_TOKEN_UPGRADE, headers[i].value,
+                               f->value_len);
+            break;
+        case AM_H1_HDR_CONNECTION:
+            am_h2c_offer_field(offer, AM_HTTP_TOKEN_CONNECTION,
+                               headers[i].value, f->value_len);
+            break;
+        case AM_H1_HDR_HTTP2_SETTINGS:
+            am_h2c_offer_field(offer, AM_HTTP_TOKEN_HTTP2_SETTINGS,
+                               headers[i].value, f->value_len);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 /* The protocol-neutral head: method, target, version, scheme, addresses,
  * what trusted proxies say (fwd holds their strings), body facts. */
 static void
-http1_head_fill(am_http1_t *h, http_parser *p, am_header_t *headers,
-                const http1_scan_t *s, am_asgi_head_t *head,
+http1_head_fill(am_http1_t *h, am_header_t *headers, am_asgi_head_t *head,
                 am_forwarded_out_t *fwd)
 {
+    const am_h1_request_t *r = &h->parser.req;
     am_conn_t *c = h->c;
 
     memset(head, 0, sizeof(*head));
-    head->method = http_method_str(p->method);
-    head->method_len = strlen(head->method);
-    http1_head_target(h, p, head);
+    head->method = h->head.data + h->method_off;
+    head->method_len = h->method_len;
+    http1_head_target(h, head);
     head->http_version = h->http10 ? "1.0" : "1.1";
     head->scheme = (c->tls != NULL || c->proxy_ssl) ? "https" : "http";
     head->tls = c->tls;
@@ -392,21 +232,19 @@ http1_head_fill(am_http1_t *h, http_parser *p, am_header_t *headers,
         head->server_port = c->server_port;
     }
     am_request_apply_forwarded(c, head, fwd);
-    head->has_body = (p->flags & F_CHUNKED) ||
-                     ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
-    head->trailers_allowed = s->te_trailers && !h->http10;
+    head->has_body = r->body != AM_H1_BODY_NONE;
+    head->trailers_allowed = (r->flags & AM_H1_TE_TRAILERS) && !h->http10;
     h->te_trailers = head->trailers_allowed;
-    if (!head->has_body) {
-        h->expect_continue = 0;
-    }
+    h->expect_continue =
+        (r->flags & AM_H1_EXPECT_CONTINUE) && !h->http10 && head->has_body;
 }
 
 /* RFC 7540 §3.2: h2c by Upgrade, on cleartext HTTP/1.1 only. A request
  * with a body is served as HTTP/1.1 instead: its body would otherwise have
  * to be read before the switch. Returns 1 when HTTP/2 took over. */
 static int
-http1_head_upgrade(am_http1_t *h, const http1_scan_t *s, am_asgi_head_t *head,
-                   am_header_t *headers)
+http1_head_upgrade(am_http1_t *h, const am_h2c_offer_t *offer,
+                   am_asgi_head_t *head, am_header_t *headers)
 {
     am_conn_t *c = h->c;
     uint8_t payload[512];
@@ -415,7 +253,7 @@ http1_head_upgrade(am_http1_t *h, const http1_scan_t *s, am_asgi_head_t *head,
     if (head->has_body || h->http10 || !c->listen->http2 || c->tls != NULL) {
         return 0;
     }
-    len = am_h2c_offer_settings(&s->h2c, payload, sizeof(payload));
+    len = am_h2c_offer_settings(offer, payload, sizeof(payload));
     if (len < 0) {
         return 0;
     }
@@ -424,13 +262,18 @@ http1_head_upgrade(am_http1_t *h, const http1_scan_t *s, am_asgi_head_t *head,
     return 1;
 }
 
-/* RFC 6455 §4.2.1: a GET asking for a WebSocket goes to worker/ws_h1.c,
- * which takes the connection over. Returns 1 when it did. */
+/* RFC 6455 §4.2.1: a GET whose Upgrade field names websocket goes to
+ * worker/ws_h1.c, which checks the rest of the handshake (Connection:
+ * upgrade, the key, the version; 400 otherwise) and takes the connection
+ * over. Returns 1 when it did. */
 static int
-http1_head_websocket(am_http1_t *h, http_parser *p, const am_asgi_head_t *head)
+http1_head_websocket(am_http1_t *h, const am_asgi_head_t *head)
 {
-    if (p->method != HTTP_GET || h->http10 || head->has_body ||
-        !am_ws_h1_is_upgrade(head)) {
+    const am_h1_request_t *r = &h->parser.req;
+
+    if (h->method_len != 3 ||
+        memcmp(h->head.data + h->method_off, "GET", 3) != 0 || h->http10 ||
+        head->has_body || r->upgrade < 0 || !am_ws_h1_is_upgrade(head)) {
         return 0;
     }
     am_http1_set_state(h, AM_HTTP1_UPGRADED);
@@ -438,7 +281,7 @@ http1_head_websocket(am_http1_t *h, http_parser *p, const am_asgi_head_t *head)
     return 1;
 }
 
-/* Hand the request to the bridge and arm the body deadline. */
+/* Hand the request to the bridge and arm the body deadlines. */
 static int
 http1_head_start(am_http1_t *h, const am_asgi_head_t *head)
 {
@@ -451,114 +294,161 @@ http1_head_start(am_http1_t *h, const am_asgi_head_t *head)
     h->requests++;
     if (head->has_body) {
         am_timer_add(&c->read_timer, am_ctx.conf->timeout_body_read);
+        /* A client that expects 100 Continue waits for it: the body's
+         * clock starts when it is sent (http1_response.c). */
+        if (!h->expect_continue) {
+            am_http1_rate_start(h);
+        }
     } else {
         am_timer_del(&c->read_timer);
     }
     return 0;
 }
 
-/* The head is complete: check it, build the request and start the app
- * (or the metrics endpoint, or the h2c switch). A refusal sets
- * error_status and stops the parser. */
-static int
-http1_on_headers_complete(http_parser *p)
+/* The whole message is read: the app learns that its body ended, and
+ * parsing waits until the response is complete. */
+static void
+http1_message_done(am_http1_t *h)
 {
-    am_http1_t *h = p->data;
+    am_http1_set_state(h, AM_HTTP1_DONE);
+    am_timer_del(&h->c->read_timer);
+    am_http1_rate_stop(h);
+    if (h->req && !h->discarding) {
+        am_asgi_request_body(h->req, NULL, 0, 0);
+    }
+}
+
+/* The head is parsed and copied: what the parser leaves to us, then the
+ * request for the app (or the metrics endpoint, or the h2c switch). */
+static int
+http1_head_done(am_http1_t *h)
+{
+    const am_h1_request_t *r = &h->parser.req;
     am_conn_t *c = h->c;
     am_header_t stack_headers[64], *headers;
+    am_h2c_offer_t offer;
     am_asgi_head_t head;
     am_forwarded_out_t fwd;
-    http1_scan_t scan;
-    int status, rc = -1;
+    const char *method = h->head.data + h->method_off;
+    int status, rc = AM_OK;
 
     am_http1_set_state(h, AM_HTTP1_BODY);
+    h->http10 = r->minor == 0;
+    h->keepalive = (r->flags & AM_H1_KEEP_ALIVE) ? 1 : 0;
+    h->is_head = h->method_len == 4 && memcmp(method, "HEAD", 4) == 0;
 
-    /* RFC 9112 §2.3: we implement HTTP/1.x only. */
-    if (p->http_major != 1) {
-        h->error_status = 505;
-        return -1;
+    /* Known to be too large before reading a byte of it. */
+    if (am_ctx.conf->limit_body_size && r->body == AM_H1_BODY_LENGTH &&
+        r->content_length > am_ctx.conf->limit_body_size) {
+        return http1_refuse(h, 413, "Content-Length over limits.body_size");
     }
-    h->http10 = p->http_minor == 0;
-    h->keepalive = http_should_keep_alive(p) ? 1 : 0;
-    h->is_head = p->method == HTTP_HEAD;
+
+    if (c->listen->metrics) {
+        status = am_metrics_respond(
+            c, h->head.data, h->url_len,
+            h->method_len == 3 && memcmp(method, "GET", 3) == 0, h->is_head);
+        if (status != 0) {
+            am_http1_error(h, status);
+            return AM_ERROR;
+        }
+        return AM_OK;
+    }
 
     headers = h->nfields <= am_nitems(stack_headers)
                   ? stack_headers
                   : am_alloc(h->nfields * sizeof(*headers));
-    memset(&scan, 0, sizeof(scan));
-    status = http1_head_scan(h, headers, &scan);
-    if (status == 0) {
-        status = http1_head_check(h, p, &scan);
-    }
-    if (status != 0) {
-        h->error_status = status;
-        goto done;
-    }
-
-    if (c->listen->metrics) {
-        status =
-            am_metrics_respond(c, h->head.data, h->url_len,
-                               p->method == HTTP_GET, p->method == HTTP_HEAD);
+    http1_head_headers(h, headers, &offer);
+    http1_head_fill(h, headers, &head, &fwd);
+    if (!http1_head_websocket(h, &head) &&
+        !http1_head_upgrade(h, &offer, &head, headers)) {
+        status = http1_head_start(h, &head);
         if (status != 0) {
             am_http1_error(h, status);
+            rc = AM_ERROR;
         }
-        rc = 0;
-        goto done;
     }
-
-    http1_head_fill(h, p, headers, &scan, &head, &fwd);
-    if (http1_head_websocket(h, p, &head) ||
-        http1_head_upgrade(h, &scan, &head, headers)) {
-        rc = 0;
-        goto done;
-    }
-    status = http1_head_start(h, &head);
-    if (status != 0) {
-        h->error_status = status;
-        goto done;
-    }
-    rc = 0;
-
-done:
     if (headers != stack_headers) {
         free(headers);
     }
     return rc;
 }
 
-static int
-http1_on_body(http_parser *p, const char *at, size_t len)
+int
+am_http1_read_head(am_http1_t *h)
 {
-    am_http1_t *h = p->data;
+    am_conn_t *c = h->c;
+    const char *buf = c->rbuf.data + c->rbuf.pos;
+    am_h1_error_t e;
+    int rc;
 
-    h->body_received += len;
-    if (am_ctx.conf->limit_body_size &&
-        h->body_received > am_ctx.conf->limit_body_size) {
-        h->error_status = 413;
-        return -1;
+    if (h->state == AM_HTTP1_IDLE) {
+        am_http1_set_state(h, AM_HTTP1_HEAD);
+        h->start_msec = am_now_msec();
+        h->start_time = time(NULL);
     }
-    am_timer_add(&h->c->read_timer, am_ctx.conf->timeout_body_read);
-    if (h->req && !h->discarding) {
-        am_asgi_request_body(h->req, at, len, 1);
+    rc = am_h1_parser_head(&h->parser, buf, am_buf_size(&c->rbuf), h->pfields,
+                           h->pfields_cap);
+    if (rc == AM_AGAIN) {
+        return AM_AGAIN;
     }
-    return 0;
+    if (rc != AM_OK) {
+        e = h->parser.error;
+        return http1_refuse(h, am_h1_parser_status(e), am_h1_parser_reason(e));
+    }
+    http1_head_copy(h, buf);
+    am_buf_consume(&c->rbuf, h->parser.head_len);
+    rc = http1_head_done(h);
+    if (rc == AM_OK && h->state == AM_HTTP1_BODY &&
+        h->parser.req.body == AM_H1_BODY_NONE) {
+        http1_message_done(h);
+    }
+    return rc;
 }
 
-static int
-http1_on_message_complete(http_parser *p)
+int
+am_http1_read_body(am_http1_t *h)
 {
-    am_http1_t *h = p->data;
+    am_conn_t *c = h->c;
+    const char *in = c->rbuf.data + c->rbuf.pos, *data;
+    size_t len = am_buf_size(&c->rbuf), consumed, data_len, most;
+    am_h1_error_t e;
+    int rc;
 
-    if (h->state == AM_HTTP1_UPGRADED) {
-        http_parser_pause(p, 1);
-        return 0;
-    }
-    am_http1_set_state(h, AM_HTTP1_DONE);
-    am_timer_del(&h->c->read_timer);
     if (h->req && !h->discarding) {
-        am_asgi_request_body(h->req, NULL, 0, 0);
+        /* Bounded steps, so the body buffer is not overshot by much; a
+         * trailer section (kept whole until it ends) always fits. */
+        most = am_max(am_max(am_ctx.conf->limit_body_buffer, (size_t)4096),
+                      h->parser.limits.max_trailer_size);
+        len = am_min(len, most);
     }
-    /* One message at a time: the rest waits until this response is done. */
-    http_parser_pause(p, 1);
-    return 0;
+    rc = am_h1_parser_body(&h->parser, in, len, &consumed, &data, &data_len);
+    if (data_len > 0) {
+        h->body_received += data_len;
+        if (am_ctx.conf->limit_body_size &&
+            h->body_received > am_ctx.conf->limit_body_size) {
+            return http1_refuse(h, 413, "body over limits.body_size");
+        }
+        am_timer_add(&c->read_timer, am_ctx.conf->timeout_body_read);
+        if (h->req && !h->discarding) {
+            am_asgi_request_body(h->req, data, data_len, 1);
+        }
+    }
+    am_buf_consume(&c->rbuf, consumed);
+
+    switch (rc) {
+    case AM_ERROR:
+        e = h->parser.error;
+        if (e == AM_H1_E_CHUNK_EXT_SIZE || e == AM_H1_E_CHUNK_EXT_TOTAL) {
+            am_stats_abuse(AM_STATS_ABUSE_CHUNK_EXTENSIONS);
+        }
+        return http1_refuse(h, am_h1_parser_status(e), am_h1_parser_reason(e));
+    case AM_DONE:
+        http1_message_done(h);
+        return AM_DONE;
+    case AM_AGAIN:
+        /* Input left over only when this step was bounded. */
+        return consumed > 0 && am_buf_size(&c->rbuf) > 0 ? AM_OK : AM_AGAIN;
+    default:
+        return AM_OK;
+    }
 }

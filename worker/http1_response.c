@@ -298,10 +298,11 @@ http1_resp_consumed(void *stream, size_t n)
         h->resp_state == AM_HTTP1_RESP_NONE && h->state != AM_HTTP1_DONE) {
         h->continue_sent = 1;
         am_conn_write_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
+        am_http1_rate_start(h); /* the body is invited: its clock runs */
     }
     if (h->body_paused &&
         am_asgi_request_buffered(h->req) < am_ctx.conf->limit_body_buffer) {
-        h->body_paused = 0;
+        am_http1_body_pause(h, 0);
         if (h->state != AM_HTTP1_DONE) {
             am_timer_add(&c->read_timer, am_ctx.conf->timeout_body_read);
         }
@@ -349,7 +350,7 @@ http1_resp_finish(void *stream, int complete)
             return;
         }
         h->discarding = 1;
-        h->body_paused = 0;
+        am_http1_body_pause(h, 0);
         am_timer_add(&c->read_timer, am_ctx.conf->timeout_body_read);
         am_post(&c->post);
         am_conn_set_reading(c, 1);

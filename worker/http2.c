@@ -23,7 +23,6 @@
 #include "worker/ctx.h"
 #include "worker/http2.h"
 #include "worker/http2_conn.h"
-#include "worker/http2_ws.h"
 
 #define H2_OUT_HIGH   (256 * 1024) /* conn output pulled from nghttp2 */
 #define H2_GOAWAY_MS  1000         /* notice -> final GOAWAY (RFC 9113 §6.8) */

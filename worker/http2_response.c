@@ -59,26 +59,23 @@ am_http2_response_read(nghttp2_session *session, int32_t stream_id,
                        nghttp2_data_source *source, void *user_data)
 {
     am_http2_stream_t *s = source->ptr;
-    size_t n = am_min(length, am_buf_size(&s->out));
+    size_t n = am_bufq_read(&s->out, buf, length);
 
     if (n > 0) {
-        memcpy(buf, s->out.data + s->out.pos, n);
-        am_buf_consume(&s->out, n);
-        if (am_buf_size(&s->out) == 0) {
-            am_buf_shrink(&s->out);
+        if (am_bufq_size(&s->out) == 0) {
             am_timer_del(&s->write_timer);
         } else {
             am_timer_add(&s->write_timer,
                          am_ctx.conf->timeout_write); /* progress */
         }
     }
-    if (s->waiting && am_buf_size(&s->out) < am_ctx.conf->limit_write_buffer) {
+    if (s->waiting && am_bufq_size(&s->out) < am_ctx.conf->limit_write_buffer) {
         s->waiting = 0;
         if (s->req) {
             am_asgi_request_writable(s->req);
         }
     }
-    if (am_buf_size(&s->out) == 0 && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
+    if (am_bufq_size(&s->out) == 0 && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         if (s->has_trailers && s->ntrailers > 0) {
             *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -341,10 +338,10 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         }
     }
     if (!no_body && len > 0) {
-        if (am_buf_size(&s->out) == 0) {
+        if (am_bufq_size(&s->out) == 0) {
             am_timer_add(&s->write_timer, am_ctx.conf->timeout_write);
         }
-        am_buf_append(&s->out, data, len);
+        am_bufq_append(&s->out, data, len);
     }
     s->resp_sent += len;
     if (!more) {
@@ -358,7 +355,7 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         nghttp2_session_resume_data(h2->session, s->id);
     }
     am_http2_schedule(h2);
-    if (more && am_buf_size(&s->out) > am_ctx.conf->limit_write_buffer) {
+    if (more && am_bufq_size(&s->out) > am_ctx.conf->limit_write_buffer) {
         s->waiting = 1;
         return AM_AGAIN;
     }

@@ -18,7 +18,6 @@
 #include "worker/connlog.h"
 #include "worker/ctx.h"
 #include "worker/http2_conn.h"
-#include "worker/http2_ws.h"
 #include "worker/request.h"
 
 /* A stream the client stalls: RST_STREAM CANCEL (RFC 9113 §8.1), the app
@@ -111,7 +110,7 @@ am_http2_stream_destroy(am_http2_stream_t *s)
         s->next->prev = s->prev;
     }
     am_buf_free(&s->head);
-    am_buf_free(&s->out);
+    am_bufq_free(&s->out);
     am_buf_free(&s->nvbuf);
     free(s->fields);
     free(s->head_nv);

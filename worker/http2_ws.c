@@ -23,7 +23,6 @@
 #include "worker/ctx.h"
 #include "worker/http.h"
 #include "worker/http2_conn.h"
-#include "worker/http2_ws.h"
 #include "worker/ws.h"
 #include "worker/ws_frame.h"
 

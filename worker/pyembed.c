@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/stats.h"
 #include "worker/asgi.h"
 #include "worker/asgi_py.h"
 #include "worker/event.h"
@@ -194,27 +196,26 @@ py_error_line(char *err, size_t size)
     Py_XDECREF(tb);
 }
 
-/* Log the pending exception's traceback and reduce it to one line. */
+/* Log the pending exception's traceback (runtime.log_boot_error(): a
+ * BootError is its one line) and reduce it to one line for the master. */
 static void
 py_boot_error(const char *what, char *err, size_t size)
 {
     PyObject *type, *value, *tb, *res, *msg;
-    int is_boot = 0;
 
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (value != NULL && py_runtime != NULL) {
-        PyObject *boot = PyObject_GetAttrString(py_runtime, "BootError");
-
-        is_boot = boot && PyObject_IsInstance(value, boot) == 1;
-        Py_XDECREF(boot);
-        PyErr_Clear();
         if (tb != NULL) {
             PyException_SetTraceback(value, tb);
         }
-        if (!is_boot) {
+        /* One traceback per generation (common/stats.h), not one per
+         * worker. */
+        if (am_stats_shared == NULL ||
+            __atomic_exchange_n(&am_stats_shared->boot_traceback, 1,
+                                __ATOMIC_SEQ_CST) == 0) {
             msg = PyUnicode_FromString(what);
-            res = msg ? PyObject_CallMethod(py_runtime, "log_exception", "OO",
+            res = msg ? PyObject_CallMethod(py_runtime, "log_boot_error", "OO",
                                             msg, value)
                       : NULL;
             Py_XDECREF(res);
@@ -366,6 +367,16 @@ am_py_boot(am_conf_t *conf, char *err, size_t size)
         return AM_ERROR;
     }
 
+    /* The app's logging records go to the error log, unless log.config
+     * configures logging itself. */
+    r = PyObject_CallMethod(py_runtime, "setup_logging", "iz", am_log_level,
+                            conf->log_config);
+    if (r == NULL) {
+        py_boot_error("cannot configure logging", err, size);
+        return AM_ERROR;
+    }
+    Py_DECREF(r);
+
     app = PyObject_CallMethod(py_runtime, "load_app", "sO", conf->app,
                               conf->factory ? Py_True : Py_False);
     if (app == NULL) {
@@ -414,6 +425,54 @@ am_py_boot(am_conf_t *conf, char *err, size_t size)
         return AM_ERROR;
     }
     Py_DECREF(state);
+    Py_DECREF(app);
+    return AM_OK;
+}
+
+int
+am_py_check(am_conf_t *conf, char *err, size_t size)
+{
+    PyObject *app, *r;
+    char *abs;
+
+    for (size_t i = 0; i < conf->nenv; i++) {
+        setenv(conf->env_names[i], conf->env_values[i], 1);
+    }
+    if (conf->virtualenv != NULL && conf->virtualenv[0] != '/' &&
+        (abs = realpath(conf->virtualenv, NULL)) != NULL) {
+        free(conf->virtualenv);
+        conf->virtualenv = abs;
+    }
+    if (conf->chdir != NULL && chdir(conf->chdir) == -1) {
+        snprintf(err, size, "chdir(\"%s\") failed: %s", conf->chdir,
+                 strerror(errno));
+        return AM_ERROR;
+    }
+    if (py_init_interpreter(conf, err, size) != AM_OK) {
+        return AM_ERROR;
+    }
+    if (py_set_path(conf) == -1) {
+        py_boot_error("cannot set sys.path", err, size);
+        return AM_ERROR;
+    }
+    py_runtime = py_load_runtime();
+    if (py_runtime == NULL) {
+        py_boot_error("cannot load the asgimaster runtime", err, size);
+        return AM_ERROR;
+    }
+    r = PyObject_CallMethod(py_runtime, "setup_logging", "iz", am_log_level,
+                            conf->log_config);
+    if (r == NULL) {
+        py_boot_error("cannot configure logging", err, size);
+        return AM_ERROR;
+    }
+    Py_DECREF(r);
+    app = PyObject_CallMethod(py_runtime, "load_app", "sO", conf->app,
+                              conf->factory ? Py_True : Py_False);
+    if (app == NULL) {
+        py_boot_error("cannot load the app", err, size);
+        return AM_ERROR;
+    }
     Py_DECREF(app);
     return AM_OK;
 }

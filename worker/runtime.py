@@ -11,6 +11,7 @@ import asyncio
 import collections.abc
 import importlib
 import inspect
+import logging
 import selectors
 import sys
 import traceback
@@ -25,6 +26,29 @@ LOG_INFO = 6
 
 class ClientDisconnected(OSError):
     """send() on a request whose client has gone away (ASGI: an OSError)."""
+
+
+def log_boot_error(what, exc):
+    """Why a worker could not boot: the traceback of an app's exception
+    (a BootError shows its cause's only when it asks to: show_cause)."""
+    if isinstance(exc, BootError):
+        if getattr(exc, "show_cause", False) and exc.__cause__ is not None:
+            log_exception(str(exc), exc.__cause__)
+        return
+    log_exception(what, exc.with_traceback(_app_frames(exc.__traceback__)))
+
+
+def _app_frames(tb):
+    """The traceback from the first frame that is neither ours nor
+    importlib's: an import error shows the app's lines, not the machinery."""
+    first = tb
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not (name.startswith(("<asgimaster", "<frozen importlib"))
+                or name.endswith("importlib/__init__.py")):
+            return tb
+        tb = tb.tb_next
+    return first
 
 
 def log_exception(message, exc=None, level=LOG_ERROR):
@@ -154,6 +178,61 @@ class BootError(Exception):
     """The app cannot be served: the message goes to the master."""
 
 
+# Python's logging levels onto ours (common/log.h): emerg 0 .. debug 7.
+_PY_TO_AM = ((50, 2), (40, 3), (30, 4), (20, 6), (0, 7))
+
+
+class _ErrorLogHandler(logging.Handler):
+    """The app's records as error-log lines: "logger: message", a
+    traceback's lines after it as log_exception() writes them."""
+
+    def emit(self, record):
+        try:
+            level = next(am for py, am in _PY_TO_AM if record.levelno >= py)
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text += "\n" + "".join(traceback.format_exception(
+                    *record.exc_info)).rstrip("\n")
+            elif record.stack_info:
+                text += "\n" + record.stack_info
+            lines = text.split("\n")
+            _am.log(level, "{}: {}".format(record.name, lines[0]))
+            for line in lines[1:]:
+                _am.log(level, "  " + line)
+        except Exception:  # noqa: BLE001
+            self.handleError(record)
+
+
+def setup_logging(am_level, config):
+    """The root logger writes to our error log at our level, or the app's
+    own configuration file (log.config / --log-config) takes over."""
+    if config:
+        from logging import config as logging_config
+        try:
+            if config.endswith((".yaml", ".yml")):
+                try:
+                    import yaml
+                except ImportError:
+                    raise BootError('log.config "{}": reading YAML needs PyYAML (Debian: python3-yaml), or write it as JSON'.format(config)) from None
+                with open(config) as f:
+                    logging_config.dictConfig(yaml.safe_load(f))
+            elif config.endswith(".json"):
+                import json
+                with open(config) as f:
+                    logging_config.dictConfig(json.load(f))
+            else:
+                logging_config.fileConfig(config, disable_existing_loggers=False)
+        except BootError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise BootError('log.config "{}": {}: {}'.format(config, type(exc).__name__, exc)) from None
+        return
+    py_level = {0: 50, 1: 50, 2: 50, 3: 40, 4: 30, 5: 30, 6: 20}.get(am_level, 10)
+    root = logging.getLogger()
+    root.addHandler(_ErrorLogHandler())
+    root.setLevel(py_level)
+
+
 def load_app(spec, factory):
     module_name, _, attrs = spec.partition(":")
     if not module_name or not attrs:
@@ -237,9 +316,13 @@ class Lifespan:
         self.supported = True
         self.task = None
         self.error = None
+        self.received = 0  # messages the app took with receive()
+        self.startup_exc = None
 
     async def receive(self):
-        return await self.queue.get()
+        message = await self.queue.get()
+        self.received += 1
+        return message
 
     async def send(self, message):
         kind = message.get("type") if isinstance(message, dict) else None
@@ -269,12 +352,16 @@ class Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException as exc:  # noqa: B902
             if not self.startup_done.done():
-                if self.mode == "auto":
+                # An app that took lifespan.startup speaks the protocol:
+                # raising then is a failed startup, not "unsupported".
+                if self.mode == "auto" and self.received == 0:
                     self.supported = False
                     _am.log(LOG_INFO, "the app does not support the lifespan protocol ({}: {}): going on without it".format(type(exc).__name__, exc))
                     self._resolve(self.startup_done, None)
                 else:
-                    log_exception("exception in lifespan startup", exc)
+                    # startup() raises it; the worker's boot logs its
+                    # traceback once for the generation (pyembed.c).
+                    self.startup_exc = exc
                     self._resolve(self.startup_done, "{}: {}".format(type(exc).__name__, exc))
             else:
                 log_exception("exception in lifespan shutdown", exc)
@@ -288,7 +375,11 @@ class Lifespan:
         await self.queue.put({"type": "lifespan.startup"})
         failed = await self.startup_done
         if failed is not None:
-            raise BootError("lifespan startup failed: {}".format(failed))
+            err = BootError("lifespan startup failed: {}".format(failed))
+            if self.startup_exc is not None:
+                err.show_cause = True
+                raise err from self.startup_exc
+            raise err
 
     async def shutdown(self):
         if not self.supported or self.task is None or self.task.done():

@@ -38,6 +38,7 @@
 #include "common/conf.h"
 #include "common/core.h"
 #include "common/log.h"
+#include "common/tls_password.h"
 #include "worker/tls.h"
 
 #define TLS_TICKET_NAME 16 /* the layout of conf->tls_ticket_keys */
@@ -168,6 +169,8 @@ tls_ctx_create(am_listen_t *l, size_t index)
         what = "certificate";
         goto failed;
     }
+    SSL_CTX_set_default_passwd_cb(ctx, am_tls_password_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, (void *)tc);
     if (SSL_CTX_use_PrivateKey_file(ctx, tc->key, SSL_FILETYPE_PEM) != 1) {
         what = "key";
         goto failed;
@@ -394,7 +397,8 @@ am_tls_conn_destroy(am_tls_conn_t *t)
 static const char *
 tls_peer(am_tls_conn_t *t, char *buf, size_t size)
 {
-    struct sockaddr_storage ss;
+    /* Zeroed: clang's analyzer does not model getpeername(). */
+    struct sockaddr_storage ss = { 0 };
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN];
     int port;

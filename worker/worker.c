@@ -298,8 +298,10 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     worker_ipc_fd = ipc_fd;
 
     if (am_py_boot(conf, err, sizeof(err)) != AM_OK) {
-        am_log(AM_LOG_EMERG, 0, "cannot boot the app: %s", err);
-        am_ipc_send(ipc_fd, AM_IPC_BOOT_ERROR, err);
+        /* The master logs the reason, once: here only if it cannot. */
+        if (am_ipc_send(ipc_fd, AM_IPC_BOOT_ERROR, err) != AM_OK) {
+            am_log(AM_LOG_EMERG, 0, "cannot boot the app: %s", err);
+        }
         return AM_EXIT_BOOT;
     }
 
@@ -329,4 +331,10 @@ am_worker_main(am_conf_t *c, int slot, int ipc_fd)
     am_conn_flush_all();
     am_py_shutdown();
     return AM_EXIT_OK;
+}
+
+int
+am_worker_check(am_conf_t *c, char *err, size_t size)
+{
+    return am_py_check(c, err, size);
 }

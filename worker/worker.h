@@ -15,8 +15,7 @@
 #ifndef AM_WORKER_WORKER_H
 #define AM_WORKER_WORKER_H
 
-#include "common/conf.h"
-
-int am_worker_main(am_conf_t *conf, int slot, int ipc_fd);
+/* am_worker_main() is declared where the master sees it. */
+#include "common/worker_entry.h"
 
 #endif

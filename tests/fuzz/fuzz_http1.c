@@ -815,6 +815,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_conf->limit_header_count = 16;
     fuzz_conf->limit_body_size = 16384;
     fuzz_conf->limit_body_buffer = 4096;
+    fuzz_conf->limit_chunk_extensions = 64;
     fuzz_conf->limit_write_buffer = 4096;
     fuzz_conf->h2_max_concurrent_streams = 8;
     fuzz_conf->h2_initial_window_size = 16384;

@@ -106,6 +106,30 @@ def wait_readable(sock, timeout):
     return bool(r)
 
 
+def answered(c):
+    """The server has answered (bytes or EOF) on RawConn or H2Conn c. On
+    TLS only application data counts: a TLS 1.3 server sends its session
+    tickets after the handshake, which makes the socket readable with no
+    answer in it. What was read is kept in c.buf."""
+    if not wait_readable(c.sock, 0):
+        return False
+    if not isinstance(c.sock, ssl.SSLSocket):
+        return True
+    timeout = c.sock.gettimeout()
+    c.sock.setblocking(False)
+    try:
+        data = c.sock.recv(65536)
+    except ssl.SSLWantReadError:
+        return False    # TLS records without application data
+    except OSError:
+        return True     # reset or TLS alert: the server closed
+    finally:
+        c.sock.settimeout(timeout)
+    c.buf += data
+    c.eof = not data
+    return True
+
+
 def send_watching(conn, data, piece=65536):
     """Send data in pieces, stopping as soon as the server answers or
     closes (a server that refuses a request early must not be fed the
@@ -113,7 +137,7 @@ def send_watching(conn, data, piece=65536):
     sent = 0
     view = memoryview(data)
     while sent < len(data):
-        if wait_readable(conn.sock, 0):
+        if answered(conn):
             return sent
         try:
             conn.sock.sendall(view[sent:sent + piece])

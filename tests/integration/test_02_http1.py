@@ -438,8 +438,8 @@ def test_garbage_gets_400(srv):
 
 def test_garbage_without_http2_gets_400(server):
     # With http2 off the listener is HTTP/1 only: any garbage gets 400. (With
-    # it on, first bytes that are neither HTTP/1.x nor the preface get an
-    # HTTP/2 GOAWAY: see test_11_h2_conformance.test_3_4_invalid_preface.)
+    # it on, too: only a first line "PRI * HTTP/2.0" is HTTP/2, see
+    # test_50_hostile_h1.test_08.)
     port = free_port()
     s = server({"listen": [{"address": f"127.0.0.1:{port}", "http2": False}]})
     with raw(s) as c:

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, run_bin
+from conftest import APPS, ROOT, run_bin
 
 GEN_CERT = ROOT / "scripts" / "gen-cert.sh"
 
@@ -40,6 +40,8 @@ def write_config(tmp_path, tls_lines):
         "  - address: 127.0.0.1:0\n"
         "    tls:\n"
         + "".join(f"      {line}\n" for line in tls_lines)
+        # last, so the tls key stays at 5:5; -t imports the app from here
+        + f"chdir: {APPS}\n"
     )
     return cfg
 

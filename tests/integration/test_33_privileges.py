@@ -7,9 +7,32 @@ SPDX-License-Identifier: BSD-2-Clause
 """
 
 import os
+import shutil
+import tempfile
 
 import httpx
 import pytest
+
+from conftest import APPS
+
+
+@pytest.fixture
+def readable_apps():
+    """The test apps where the unprivileged user can read them: the
+    checkout may sit in a directory only root can enter (a clone in root's
+    home, mode 700), and pytest's tmp_path is mode 700 too."""
+    d = tempfile.mkdtemp(prefix="asgimaster-apps-")
+    try:
+        apps = os.path.join(d, "apps")
+        shutil.copytree(APPS, apps,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for root, dirs, files in os.walk(d):
+            os.chmod(root, 0o755)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o644)
+        yield apps
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def ids(pid):
@@ -25,8 +48,9 @@ def ids(pid):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to change user")
-def test_workers_run_as_the_configured_user(server):
-    s = server({"workers": 2, "user": "nobody", "group": "nogroup"})
+def test_workers_run_as_the_configured_user(server, readable_apps):
+    s = server({"workers": 2, "user": "nobody", "group": "nogroup",
+                "chdir": readable_apps})
     r = httpx.get(f"{s.url}/pid", timeout=10)
     assert r.status_code == 200
     for pid in s.worker_pids().values():

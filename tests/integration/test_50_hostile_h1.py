@@ -21,8 +21,8 @@ import pytest
 
 from h2util import GOAWAY, PROTOCOL_ERROR
 from hostile import (
-    check_alive, check_rss, closed, counts, h1, send_watching, start,
-    wait_readable, worker_rss)
+    answered, check_alive, check_rss, closed, counts, h1, send_watching,
+    start, wait_metric, wait_readable, worker_rss)
 from httpraw import IncompleteResponse, LAST_CHUNK, request
 
 pytestmark = pytest.mark.am_timeout(60)
@@ -286,7 +286,7 @@ def test_08_garbage_verdict_independent_of_segmentation(server, tmp_path,
                 c.send(data)
             else:
                 for i in range(len(data)):
-                    if wait_readable(c.sock, 0):
+                    if answered(c):
                         break   # answered already: stop feeding it
                     try:
                         c.send(data[i:i + 1])
@@ -316,12 +316,112 @@ def test_09_dribbled_body_is_cut_off(server, tmp_path, tls):
         "limits": {"body_min_rate": 100}})
     with h1(srv, nodelay=True) as c:
         c.send(request("POST", "/slow", headers=[("Content-Length", "1000")]))
-        answered = False
+        cut_off = False
         for _ in range(40):
-            if wait_readable(c.sock, 0.25):
-                answered = True
+            wait_readable(c.sock, 0.25)
+            if answered(c):
+                cut_off = True
                 break
             c.send(b"x")
-        assert answered, "a body dribbled for 10 s was never cut off"
+        assert cut_off, "a body dribbled for 10 s was never cut off"
         refused(c, (408,))
+    check_alive(srv)
+
+
+@TLS
+@pytest.mark.am_timeout(40)
+def test_09_time_the_server_does_not_read_does_not_count(server, tmp_path,
+                                                         tls):
+    """limits.body_min_rate counts only the time the server reads: a
+    256 KiB body sent at once to an app that sleeps 3 s before reading
+    (reading pauses at limits.body_buffer) is served, although its rate
+    over the wall clock is far below the 1 MiB/s asked."""
+    srv = start(server, tmp_path, tls, {
+        "app": "basic:app",
+        "timeouts": {"body_read": "1s"},
+        "limits": {"body_min_rate": "1MiB", "body_buffer": "64KiB"}})
+    body = b"b" * (256 * 1024)
+    with h1(srv, timeout=20) as c:
+        c.send(request("POST", "/late-read?s=3", body=body))
+        r = c.read_response()
+    assert r.status == 200, r
+    assert json.loads(r.body)["size"] == len(body)
+
+
+@TLS
+@pytest.mark.am_timeout(40)
+def test_09_rate_clock_starts_with_100_continue(server, tmp_path, tls):
+    """A client that sends Expect: 100-continue waits for the 100: the body
+    rate is measured from it. The app reads after 1 s; the body comes
+    right after the 100 and is served, though 4 bytes in the 2 s after
+    the head are far below limits.body_min_rate."""
+    srv = start(server, tmp_path, tls, {
+        "app": "basic:app",
+        "timeouts": {"body_read": "2s"},
+        "limits": {"body_min_rate": "1MiB"}})
+    with h1(srv, timeout=20) as c:
+        c.send(request("POST", "/late-read?s=1", body=b"", headers=[
+            ("Content-Length", "4"), ("Expect", "100-continue")]))
+        assert c.read_response(interim=True).status == 100
+        c.send(b"data")
+        r = c.read_response()
+    assert r.status == 200, r
+    assert json.loads(r.body)["size"] == 4
+
+
+@TLS
+@pytest.mark.am_timeout(40)
+def test_09_dribbled_head_is_cut_off(server, tmp_path, tls):
+    """The head has one deadline, timeouts.header_read, that a byte does
+    not renew: a head dribbled at 4 bytes/s gets 408 once it passes."""
+    srv = start(server, tmp_path, tls, {"timeouts": {"header_read": "1s"}})
+    head = request("GET", "/slow-head",
+                   headers=[("X-Pad", "p" * 100)])
+    with h1(srv, nodelay=True) as c:
+        cut_off = False
+        for i in range(40):
+            wait_readable(c.sock, 0.25)
+            if answered(c):
+                cut_off = True
+                break
+            c.send(head[i:i + 1])
+        assert cut_off, "a head dribbled for 10 s was never cut off"
+        refused(c, (408,))
+    assert counts(srv).get("/slow-head", 0) == 0
+    check_alive(srv)
+
+
+@TLS
+@pytest.mark.am_timeout(60)
+def test_abuse_is_counted_by_cause(server, tmp_path, tls):
+    """asgimaster_connections_abuse_total counts connections ended for
+    abuse by cause: chunk_extensions, body_too_slow, header_timeout."""
+    srv = start(server, tmp_path, tls, {
+        "timeouts": {"body_read": "1s", "header_read": "1s"},
+        "limits": {"body_min_rate": 100, "chunk_extensions": "1KiB"}},
+        metrics=True)
+    name = "asgimaster_connections_abuse_total"
+    with h1(srv) as c:
+        c.send(request("POST", "/ext",
+                       headers=[("Transfer-Encoding", "chunked")])
+               + ext_chunk(b"abc", 2000) + LAST_CHUNK)
+        refused(c)
+    assert wait_metric(srv, name, 1, {"cause": "chunk_extensions"}) == 1
+    with h1(srv, nodelay=True) as c:
+        c.send(request("POST", "/slow", headers=[("Content-Length", "100")]))
+        for _ in range(40):
+            wait_readable(c.sock, 0.25)
+            if answered(c):
+                break
+            c.send(b"x")
+        refused(c, (408,))
+    assert wait_metric(srv, name, 1, {"cause": "body_too_slow"}) == 1
+    with h1(srv) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        refused(c, (408,))
+    assert wait_metric(srv, name, 1, {"cause": "header_timeout"}) == 1
+    # an idle connection that never sent a byte is no abuse
+    with h1(srv) as c:
+        assert closed(c, timeout=10)
+    assert wait_metric(srv, name, 1, {"cause": "header_timeout"}) == 1
     check_alive(srv)

@@ -25,7 +25,9 @@ Routes (any method unless said; query parameters in brackets):
                     count under [id] after each, then sleeps [s] (default
                     6) without reading more and answers {"bytes": n}
   /inflight         sleeps [s] (default 0.3) and answers {"peak": max in
-                    flight seen so far, "now": in flight at start}
+                    flight seen so far, "now": in flight at start}; with
+                    [until], waits instead until [until] requests have
+                    been in flight at once (at most 10 s)
   /inflight-reset   resets the peak counter
   /result           what was recorded under [id] (404 until then)
 SPDX-License-Identifier: BSD-2-Clause
@@ -34,6 +36,7 @@ SPDX-License-Identifier: BSD-2-Clause
 import asyncio
 import hashlib
 import json
+import time
 from urllib.parse import parse_qs
 
 RESULTS = {}
@@ -240,7 +243,13 @@ async def app(scope, receive, send):
         now = INFLIGHT["now"]
         INFLIGHT["peak"] = max(INFLIGHT["peak"], now)
         try:
-            await asyncio.sleep(float(args.get("s", 0.3)))
+            if "until" in args:
+                deadline = time.monotonic() + 10
+                while (INFLIGHT["peak"] < int(args["until"]) and
+                       time.monotonic() < deadline):
+                    await asyncio.sleep(0.01)
+            else:
+                await asyncio.sleep(float(args.get("s", 0.3)))
         finally:
             INFLIGHT["now"] -= 1
         client = scope.get("client")

@@ -212,3 +212,39 @@ TEST(check_unclosed_brace)
     ASSERT_EQ(am_access_format_check("${status", err, sizeof(err)), AM_ERROR);
     ASSERT_STR_EQ(err, "unclosed \"${\" in the access log format");
 }
+
+TEST(json_exact)
+{
+    am_access_entry_t e = entry();
+
+    utc();
+    e.user_agent = "a \"q\" \\ \t \xe9";
+    e.referer = NULL;
+    ASSERT_STR_EQ(format("json", &e),
+                  "{\"remote_addr\":\"127.0.0.1\","
+                  "\"time_iso8601\":\"2026-11-21T01:02:03+00:00\","
+                  "\"time_local\":\"21/Nov/2026:01:02:03 +0000\","
+                  "\"request\":\"GET /index.html?q=1 HTTP/1.1\","
+                  "\"method\":\"GET\",\"uri\":\"/index.html?q=1\","
+                  "\"protocol\":\"HTTP/1.1\",\"status\":200,"
+                  "\"body_bytes_sent\":612,\"http_referer\":null,"
+                  "\"http_user_agent\":\"a \\\"q\\\" \\\\ \\u0009 \\u00e9\","
+                  "\"request_time\":0.012,\"pid\":4711}\n");
+    ASSERT_EQ(am_access_format_check("json", err, sizeof(err)), AM_OK);
+}
+
+TEST(json_truncated_stays_in_the_buffer)
+{
+    am_access_entry_t e = entry();
+    char small[64];
+    size_t n;
+
+    memset(small, 'X', sizeof(small));
+    for (size_t size = 2; size <= 40; size++) {
+        n = am_access_format("json", &e, small, size);
+        ASSERT_TRUE(n < size);
+        ASSERT_EQ(small[n], '\0');
+        ASSERT_EQ(small[n - 1], '\n');
+        ASSERT_EQ(small[size], 'X'); /* nothing written past the end */
+    }
+}

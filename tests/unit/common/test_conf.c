@@ -92,6 +92,8 @@ static const char full_yaml[] =
     "    tls:\n"
     "      certificate: /etc/am/chain.pem\n"
     "      key: key.pem\n"
+    "      key_password: s3cret\n"
+    "      key_password_file: /etc/am/keypass\n"
     "      client_ca: /etc/am/ca.pem\n"
     "      client_auth: optional\n"
     "      min_version: TLSv1.3\n"
@@ -110,6 +112,7 @@ static const char full_yaml[] =
     "  error_log: /var/log/am/error.log\n"
     "  access_log: /var/log/am/access.log\n"
     "  access_format: \"$remote_addr $status ${request_time}s\"\n"
+    "  config: /etc/am/logging.json\n"
     "limits:\n"
     "  request_line: 4KiB\n"
     "  header_size: 32KB\n"
@@ -118,6 +121,8 @@ static const char full_yaml[] =
     "  body_buffer: 1MiB\n"
     "  write_buffer: 2M\n"
     "  connections: 500\n"
+    "  chunk_extensions: 2KiB\n"
+    "  body_min_rate: 1KiB\n"
     "timeouts:\n"
     "  keepalive: 250ms\n"
     "  header_read: 2\n"
@@ -134,6 +139,11 @@ static const char full_yaml[] =
     "umask: \"027\"\n"
     "max_requests: 1000\n"
     "max_requests_jitter: 50\n"
+    "reload: true\n"
+    "reload_dirs: src, lib\n"
+    "reload_includes: \"*.py, *.html\"\n"
+    "reload_excludes: \"test_*.py\"\n"
+    "reload_delay: 1s\n"
     "metrics:\n"
     "  address: 127.0.0.1:9100\n"
     "  path: /m\n"
@@ -229,6 +239,8 @@ TEST(full_file_every_key)
     ASSERT_EQ(c->listen[4].tls->column, 5);
     ASSERT_STR_EQ(c->listen[4].tls->certificate, "/etc/am/chain.pem");
     ASSERT_STR_EQ(c->listen[4].tls->key, "key.pem");
+    ASSERT_STR_EQ(c->listen[4].tls->key_password, "s3cret");
+    ASSERT_STR_EQ(c->listen[4].tls->key_password_file, "/etc/am/keypass");
     ASSERT_STR_EQ(c->listen[4].tls->client_ca, "/etc/am/ca.pem");
     ASSERT_EQ(c->listen[4].tls->client_auth, AM_TLS_CLIENT_AUTH_OPTIONAL);
     ASSERT_EQ(c->listen[4].tls->min_version, 0x0304);
@@ -257,6 +269,12 @@ TEST(full_file_every_key)
     ASSERT_STR_EQ(c->error_log, "/var/log/am/error.log");
     ASSERT_STR_EQ(c->access_log, "/var/log/am/access.log");
     ASSERT_STR_EQ(c->access_format, "$remote_addr $status ${request_time}s");
+    ASSERT_STR_EQ(c->log_config, "/etc/am/logging.json");
+    ASSERT_EQ(c->reload, 1);
+    ASSERT_STR_EQ(c->reload_dirs, "src, lib");
+    ASSERT_STR_EQ(c->reload_includes, "*.py, *.html");
+    ASSERT_STR_EQ(c->reload_excludes, "test_*.py");
+    ASSERT_EQ(c->reload_delay, 1000);
 
     ASSERT_EQ(c->limit_request_line, 4096);
     ASSERT_EQ(c->limit_header_size, 32000);
@@ -265,6 +283,8 @@ TEST(full_file_every_key)
     ASSERT_EQ(c->limit_body_buffer, 1024 * 1024);
     ASSERT_EQ(c->limit_write_buffer, 2000000);
     ASSERT_EQ(c->limit_connections, 500);
+    ASSERT_EQ(c->limit_chunk_extensions, 2048);
+    ASSERT_EQ(c->limit_body_min_rate, 1024);
 
     ASSERT_EQ(c->timeout_keepalive, 250);
     ASSERT_EQ(c->timeout_header_read, 2000);
@@ -322,8 +342,11 @@ TEST(defaults)
     ASSERT_EQ(c->nlisten, 0);
     ASSERT_EQ(c->log_level, AM_LOG_NOTICE);
     ASSERT_TRUE(c->error_log == NULL);
-    ASSERT_TRUE(c->access_log == NULL);
+    ASSERT_STR_EQ(c->access_log, "auto"); /* am_conf_finish(): tty or off */
     ASSERT_STR_EQ(c->access_format, "combined");
+    ASSERT_TRUE(c->log_config == NULL);
+    ASSERT_EQ(c->reload, 0);
+    ASSERT_EQ(c->reload_delay, 250);
     ASSERT_EQ(c->limit_request_line, 8 * 1024);
     ASSERT_EQ(c->limit_header_size, 64 * 1024);
     ASSERT_EQ(c->limit_header_count, 100);
@@ -331,6 +354,8 @@ TEST(defaults)
     ASSERT_EQ(c->limit_body_buffer, 64 * 1024);
     ASSERT_EQ(c->limit_write_buffer, 256 * 1024);
     ASSERT_EQ(c->limit_connections, 10000);
+    ASSERT_EQ(c->limit_chunk_extensions, 4096);
+    ASSERT_EQ(c->limit_body_min_rate, 500);
     ASSERT_EQ(c->timeout_keepalive, 5000);
     ASSERT_EQ(c->timeout_header_read, 10000);
     ASSERT_EQ(c->timeout_body_read, 60000);

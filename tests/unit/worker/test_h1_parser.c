@@ -1,15 +1,14 @@
 /* tests/unit/worker/test_h1_parser.c: the HTTP/1.1 request parser
  * (worker/h1_parser.c): issue 10 items 1-8, request smuggling classics,
- * every input at every split point, and a throughput comparison with
- * nodejs http-parser.
+ * every input at every split point, and its throughput (nodejs
+ * http-parser, which it replaced, took 560 ns for the same request on the
+ * machine where this parser took 300 ns: docs/ARCHITECTURE.md).
  * SPDX-License-Identifier: BSD-2-Clause
  */
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
-
-#include <http_parser.h>
 
 #include "tests/unit/unit.h"
 #include "worker/h1_parser.h"
@@ -412,7 +411,9 @@ TEST(issue10_8_garbage_first_line)
     EXPECT_ERR("GET\x00 / HTTP/1.1\r\n", AM_H1_E_METHOD);
     EXPECT_ERR("HELLO WORLD\r\n", AM_H1_E_VERSION);
     EXPECT_ERR("HELLO WORLD HTTP/1.1\r\n", AM_H1_E_TARGET);
-    EXPECT_ERR("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", AM_H1_E_TARGET_FORM);
+    EXPECT_ERR("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", AM_H1_E_METHOD_PRI);
+    EXPECT_ERR("PRI / HTTP/1.1\r\nHost: x\r\n\r\n", AM_H1_E_METHOD_PRI);
+    EXPECT_OK("PRIX / HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_ERR("\r\n\r\nGET / HTTP/1.1\r\n", AM_H1_E_LINE);
     EXPECT_ERR("\rGET / HTTP/1.1\r\n", AM_H1_E_LINE);
     EXPECT_OK("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -654,8 +655,8 @@ TEST(reset_parses_the_next_request)
     ASSERT_EQ(p.head_len, sizeof(in) - 1 - off);
 }
 
-/* Throughput: a browser-like GET with 9 header fields, ours and
- * http-parser's, ns per request (printed; both must parse it). */
+/* Throughput: a browser-like GET with 9 header fields, ns per request
+ * (printed). */
 static const char bench_req[] =
     "GET /static/app.js?v=123 HTTP/1.1\r\n"
     "Host: www.example.com\r\n"
@@ -670,21 +671,6 @@ static const char bench_req[] =
     "Cookie: session=abcdef0123456789; theme=dark; lang=en\r\n"
     "Upgrade-Insecure-Requests: 1\r\n\r\n";
 
-static int bench_done;
-
-static int
-bench_on_complete(http_parser *hp)
-{
-    bench_done++;
-    return 0;
-}
-
-static int
-bench_on_data(http_parser *hp, const char *at, size_t len)
-{
-    return 0;
-}
-
 static double
 bench_now(void)
 {
@@ -694,7 +680,7 @@ bench_now(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-TEST(bench_against_http_parser)
+TEST(bench)
 {
     enum {
         N = 200000
@@ -702,16 +688,10 @@ TEST(bench_against_http_parser)
 
     am_h1_parser_t p;
     am_h1_field_t f[NFIELDS];
-    http_parser hp;
-    http_parser_settings s = { 0 };
-    double t0, ours, theirs;
+    double t0, ours;
     size_t len = sizeof(bench_req) - 1, ok = 0;
     int i;
 
-    s.on_url = bench_on_data;
-    s.on_header_field = bench_on_data;
-    s.on_header_value = bench_on_data;
-    s.on_message_complete = bench_on_complete;
     am_h1_parser_init(&p, &limits);
     t0 = bench_now();
     for (i = 0; i < N; i++) {
@@ -720,15 +700,8 @@ TEST(bench_against_http_parser)
               p.req.nfields == 9;
     }
     ours = (bench_now() - t0) / N;
-    t0 = bench_now();
-    for (i = 0; i < N; i++) {
-        http_parser_init(&hp, HTTP_REQUEST);
-        http_parser_execute(&hp, &s, bench_req, len);
-    }
-    theirs = (bench_now() - t0) / N;
-    printf("  bench: %zu-byte GET, 9 fields: am_h1_parser %.0f ns, "
-           "http-parser %.0f ns per request\n",
-           len, ours, theirs);
+    printf("  bench: %zu-byte GET, 9 fields: am_h1_parser %.0f ns per "
+           "request\n",
+           len, ours);
     ASSERT_EQ(ok, N);
-    ASSERT_EQ(bench_done, N);
 }
