@@ -146,11 +146,14 @@ FUZZ_HTTP_SRC := tests/fuzz/fuzz_http1.c worker/http1.c worker/http2.c \
                  worker/h1_parser.c \
                  worker/http1_response.c worker/h2c.c worker/metrics.c \
                  worker/http2_stream.c worker/http2_response.c worker/http2_mem.c \
+                 worker/ws.c worker/ws_h1.c worker/http2_ws.c \
+                 worker/ws_frame.c worker/ws_message.c worker/ws_deflate.c \
+                 worker/ws_handshake.c worker/utf8.c \
                  worker/event.c $(COMMON_SRC_FOR_FUZZ)
 $(BUILD)/fuzz/fuzz_http1: $(FUZZ_HTTP_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -Wno-unused-parameter $(H2_DEFS) -o $@ $^ \
-	    -lnghttp2 -lyaml
+	    -lnghttp2 -lyaml -lz -lcrypto
 # The HTTP/1.1 request parser, differential on segmentation.
 $(BUILD)/fuzz/fuzz_h1_parser: tests/fuzz/fuzz_h1_parser.c worker/h1_parser.c
 	@mkdir -p $(dir $@)
@@ -179,7 +182,7 @@ fuzz: $(FUZZ_BINS)
 	    seed=tests/fuzz/corpus/$${n#fuzz_}; [ -d $$seed ] || seed=; \
 	    $$f -max_total_time=$(FUZZ_TIME) -timeout=10 $(BUILD)/fuzz/corpus-$$n $$seed || exit 1; done
 
-# Receive-path throughput of the WebSocket codec (docs/WEBSOCKET.md).
+# Receive-path throughput of the WebSocket codec (docs/ARCHITECTURE.md, "WebSocket").
 WS_OBJ := $(addprefix $(BUILD)/worker/,utf8.o ws_frame.o ws_message.o \
             ws_deflate.o ws_handshake.o)
 $(BUILD)/bench/bench_ws: tests/bench/bench_ws.c $(WS_OBJ) $(COMMON_OBJ)
@@ -221,8 +224,12 @@ asan-test: asan
 	UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(PYTHON) -m pytest -q tests/integration $(PYTEST_ARGS)
 
+$(BUILD)/bench/ws_load: tests/bench/ws_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 bench: DEPS_FLAGS = --bench
-bench: deps all
+bench: deps all $(BUILD)/bench/ws_load
 	scripts/bench.sh
 
 # The Python package goes where the embedded interpreter looks for

@@ -157,6 +157,18 @@ typedef struct am_conf_s {
     char *metrics_address; /* metrics.address; NULL: no metrics listener */
     char *metrics_path;    /* "/metrics" */
 
+    /* websocket (issue 9) */
+    int ws_enabled;             /* 1: serve WebSocket handshakes */
+    int ws_compression;         /* 1: accept permessage-deflate offers */
+    size_t ws_max_message_size; /* 16MiB: a larger message gets 1009 */
+    size_t ws_max_queue;        /* 32 messages toward the app, then reading
+                                   pauses */
+    am_msec_t ws_ping_interval; /* 20s between keep-alive pings; 0: off */
+    am_msec_t ws_ping_timeout;  /* 20s without a pong: close 1011 */
+    am_msec_t ws_close_timeout; /* 5s for the client's closing frame */
+    int ws_window_bits;         /* 15: permessage-deflate window, 9..15 */
+    int ws_mem_level;           /* 8: zlib memLevel, 1..9 */
+
     /* timeouts (milliseconds) */
     am_msec_t timeout_keepalive;     /* 5s idle between requests */
     am_msec_t timeout_header_read;   /* 10s to receive a request head: 408 */

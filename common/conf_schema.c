@@ -131,6 +131,26 @@ const am_conf_key_t am_conf_keys[] = {
     { "http2.empty_frame_budget", S, AM_CONF_COUNT, CONF(h2_empty_frame_budget),
       0, 1000000, "1000", 1 },
 
+    /* websocket (issue 9) */
+    { "websocket", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
+    { "websocket.enabled", S, AM_CONF_BOOL, CONF(ws_enabled), 0, 1, "true", 1 },
+    { "websocket.compression", S, AM_CONF_BOOL, CONF(ws_compression), 0, 1,
+      "true", 1 },
+    { "websocket.max_message_size", S, AM_CONF_SIZE, CONF(ws_max_message_size),
+      1, 1 * GiB, "16MiB", 1 },
+    { "websocket.max_queue", S, AM_CONF_COUNT, CONF(ws_max_queue), 1, 100000,
+      "32", 1 },
+    { "websocket.ping_interval", S, AM_CONF_MSEC, CONF(ws_ping_interval), 0,
+      24 * HOUR, "20s", 1 },
+    { "websocket.ping_timeout", S, AM_CONF_MSEC, CONF(ws_ping_timeout), 1,
+      24 * HOUR, "20s", 1 },
+    { "websocket.close_timeout", S, AM_CONF_MSEC, CONF(ws_close_timeout), 1,
+      24 * HOUR, "5s", 1 },
+    { "websocket.compression_window_bits", S, AM_CONF_INT, CONF(ws_window_bits),
+      9, 15, "15", 1 },
+    { "websocket.compression_mem_level", S, AM_CONF_INT, CONF(ws_mem_level), 1,
+      9, "8", 1 },
+
     /* timeouts */
     { "timeouts", M, AM_CONF_SECTION, 0, 0, 0, NULL, 1 },
     { "timeouts.keepalive", S, AM_CONF_MSEC, CONF(timeout_keepalive), 0,

@@ -16,6 +16,8 @@ enum {
     AM_IPC_READY = 1,
     AM_IPC_BOOT_ERROR = 2,
     AM_IPC_RECYCLE = 3, /* max_requests reached: replace me when ready */
+    AM_IPC_RESTART = 4, /* master: the stop that follows replaces you
+                           (reload, recycle): WebSockets get 1012 */
 };
 
 #define AM_IPC_TEXT_MAX 1024

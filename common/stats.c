@@ -146,6 +146,29 @@ stats_header(stats_render_t *r, const char *name, const char *type,
         }                                                                      \
     } while (0)
 
+static const char *const stats_ws_close_names[AM_STATS_WS_CLOSES] = {
+    "1000", "1001", "1002-1003", "1007-1010", "1011-1014", "other",
+};
+
+void
+am_stats_close_code(am_worker_stats_t *w, int code)
+{
+    int i;
+
+    if (code == 1000 || code == 1001) {
+        i = code - 1000;
+    } else if (code == 1002 || code == 1003) {
+        i = 2;
+    } else if (code >= 1007 && code <= 1010) {
+        i = 3;
+    } else if (code >= 1011 && code <= 1014) {
+        i = 4;
+    } else {
+        i = 5;
+    }
+    w->ws_closes[i]++;
+}
+
 size_t
 am_stats_render(const am_stats_t *s, char *buf, size_t size,
                 uint64_t (*rss_of)(pid_t pid))
@@ -234,6 +257,52 @@ am_stats_render(const am_stats_t *s, char *buf, size_t size,
                      am_stats_abuse_names[i], (unsigned long long)n);
     }
 
+    stats_header(&r, "asgimaster_websockets", "gauge",
+                 "WebSocket sessions open now.");
+    STATS_SUM(s, ws_open, gauge);
+    stats_printf(&r, "asgimaster_websockets %lld\n", (long long)gauge);
+
+    stats_header(&r, "asgimaster_websockets_total", "counter",
+                 "WebSocket sessions started.");
+    STATS_SUM(s, ws_sessions_total, n);
+    stats_printf(&r, "asgimaster_websockets_total %llu\n",
+                 (unsigned long long)n);
+
+    stats_header(&r, "asgimaster_websocket_messages_total", "counter",
+                 "WebSocket messages, by direction.");
+    STATS_SUM(s, ws_messages_in, n);
+    stats_printf(&r,
+                 "asgimaster_websocket_messages_total{direction=\"in\"} "
+                 "%llu\n",
+                 (unsigned long long)n);
+    STATS_SUM(s, ws_messages_out, n);
+    stats_printf(&r,
+                 "asgimaster_websocket_messages_total{direction=\"out\"} "
+                 "%llu\n",
+                 (unsigned long long)n);
+
+    stats_header(&r, "asgimaster_websocket_bytes_total", "counter",
+                 "WebSocket frame bytes of ended sessions, by direction.");
+    STATS_SUM(s, ws_bytes_in, n);
+    stats_printf(&r,
+                 "asgimaster_websocket_bytes_total{direction=\"in\"} %llu\n",
+                 (unsigned long long)n);
+    STATS_SUM(s, ws_bytes_out, n);
+    stats_printf(&r,
+                 "asgimaster_websocket_bytes_total{direction=\"out\"} "
+                 "%llu\n",
+                 (unsigned long long)n);
+
+    stats_header(&r, "asgimaster_websocket_closes_total", "counter",
+                 "WebSocket close frames, by code class.");
+    for (int i = 0; i < AM_STATS_WS_CLOSES; i++) {
+        STATS_SUM(s, ws_closes[i], n);
+        stats_printf(&r,
+                     "asgimaster_websocket_closes_total{code=\"%s\"} "
+                     "%llu\n",
+                     stats_ws_close_names[i], (unsigned long long)n);
+    }
+
     stats_header(&r, "asgimaster_worker_starts_total", "counter",
                  "Workers forked by the master.");
     stats_printf(&r, "asgimaster_worker_starts_total %llu\n",
@@ -300,6 +369,14 @@ am_stats_retire(am_stats_t *s, size_t index)
     t->connections_total += w->connections_total;
     t->requests_total += w->requests_total;
     t->h2_resets_sent += w->h2_resets_sent;
+    t->ws_sessions_total += w->ws_sessions_total;
+    t->ws_messages_in += w->ws_messages_in;
+    t->ws_messages_out += w->ws_messages_out;
+    t->ws_bytes_in += w->ws_bytes_in;
+    t->ws_bytes_out += w->ws_bytes_out;
+    for (int i = 0; i < AM_STATS_WS_CLOSES; i++) {
+        t->ws_closes[i] += w->ws_closes[i];
+    }
     for (int i = 0; i < AM_ABUSE_CAUSES; i++) {
         t->abuse[i] += w->abuse[i];
     }

@@ -44,6 +44,8 @@ extern const char *const am_stats_abuse_names[AM_ABUSE_CAUSES];
 #define AM_STATS_BUCKETS 12
 extern const double am_stats_bucket_bounds[AM_STATS_BUCKETS];
 
+#define AM_STATS_WS_CLOSES 6
+
 typedef struct am_worker_stats_s {
     volatile int64_t heartbeat_msec; /* CLOCK_MONOTONIC ms, each loop turn */
     volatile int32_t pid;            /* 0: slot free */
@@ -61,9 +63,19 @@ typedef struct am_worker_stats_s {
     volatile int64_t connections; /* open now */
     volatile int64_t streams;     /* open HTTP/2 streams now */
     volatile uint64_t connections_total;
-    volatile uint64_t requests_total;         /* for max_requests */
-    volatile uint64_t h2_resets_sent;         /* RST_STREAM frames we sent */
-    volatile uint64_t abuse[AM_ABUSE_CAUSES]; /* by am_abuse_cause_t */
+    volatile uint64_t requests_total; /* for max_requests */
+    volatile uint64_t h2_resets_sent; /* RST_STREAM frames we sent */
+    /* WebSocket (issue 9) */
+    volatile int64_t ws_open; /* sessions open now */
+    volatile uint64_t ws_sessions_total;
+    volatile uint64_t ws_messages_in;
+    volatile uint64_t ws_messages_out;
+    volatile uint64_t ws_bytes_in; /* frame bytes, counted at session end */
+    volatile uint64_t ws_bytes_out;
+    /* close codes: 1000, 1001, 1002-1003, 1007-1010, 1011-1014, app 3000+ */
+    volatile uint64_t ws_closes[AM_STATS_WS_CLOSES];
+    /* connections (or streams) ended for abuse, by cause */
+    volatile uint64_t abuse[AM_ABUSE_CAUSES];
 } am_worker_stats_t;
 
 typedef struct am_stats_s {
@@ -98,6 +110,8 @@ uint64_t am_stats_rss(pid_t pid);
 /* Record one finished request (called by the protocols). */
 void am_stats_request(int proto, int status, double seconds);
 
+/* Count a WebSocket close code in its bucket. */
+void am_stats_close_code(am_worker_stats_t *w, int code);
 /* Count one connection (or stream) ended for abuse (called by the
  * protocols). */
 void am_stats_abuse(am_abuse_cause_t cause);

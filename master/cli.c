@@ -204,6 +204,16 @@ static const am_cli_flag_t cli_flags[] = {
     KEY("max-requests-jitter", 0, "max_requests_jitter", "N",
         "add up to N to each worker's limit-max-requests"),
 
+    /* WebSocket (Uvicorn's names) */
+    KEY("ws-max-size", 0, "websocket.max_message_size", "SIZE",
+        "largest WebSocket message (1009 beyond)"),
+    KEY("ws-ping-interval", 0, "websocket.ping_interval", "SECS",
+        "ping an idle WebSocket every SECS (0: never)"),
+    KEY("ws-ping-timeout", 0, "websocket.ping_timeout", "SECS",
+        "close a WebSocket whose pong is SECS late"),
+    KEY("ws-per-message-deflate", 0, "websocket.compression", "BOOL",
+        "accept permessage-deflate (true or false)"),
+
     /* development */
     ROW("reload", 0, CLI_ARG_NONE, CLI_BOOL, "reload", NULL,
         "reload when a source file changes (development)", CLI_OURS),

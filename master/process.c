@@ -310,6 +310,7 @@ process_on_ready(am_master_t *m, am_process_t *p)
         if (old != NULL && old->state != AM_PROCESS_STOPPING) {
             am_log(AM_LOG_NOTICE, 0, "worker %d (slot %d) replaced, stopping",
                    (int)old->pid, old->slot);
+            am_ipc_send(old->ipc_fd, AM_IPC_RESTART, NULL);
             am_process_stop(m, old, SIGTERM, g->conf->timeout_graceful);
         }
     }
@@ -825,6 +826,16 @@ process_status(int status, char *buf, size_t size)
         snprintf(buf, size, "exited with status 0x%x", (unsigned)status);
     }
     return buf;
+}
+
+void
+am_process_restart_generation(am_master_t *m, am_generation_t *g)
+{
+    for (am_process_t *p = m->processes; p != NULL; p = p->next) {
+        if (p->generation == g && p->ipc_fd != -1) {
+            am_ipc_send(p->ipc_fd, AM_IPC_RESTART, NULL);
+        }
+    }
 }
 
 void

@@ -42,6 +42,9 @@ const char *am_process_duration(am_msec_t ms, char *buf, size_t size);
 
 /* Every process of g: sig, then SIGKILL after timeout. The generation
  * retires, and is destroyed at once when it has no process. */
+/* Tell g's workers that the stop that follows is a restart (reload):
+ * their WebSockets close with 1012, not 1001. */
+void am_process_restart_generation(am_master_t *m, am_generation_t *g);
 void am_process_stop_generation(am_master_t *m, am_generation_t *g, int sig,
                                 am_msec_t timeout);
 

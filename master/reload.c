@@ -161,6 +161,7 @@ am_reload_on_ready(am_master_t *m)
     am_log_level = g->conf->log_level;
     am_log_open(g->conf->error_log, g->conf->access_log);
 
+    am_process_restart_generation(m, old);
     am_process_stop_generation(m, old, SIGTERM, old->conf->timeout_graceful);
     am_log(AM_LOG_NOTICE, 0, "generation %u serving on %s", g->id,
            am_listen_names(g->conf, names, sizeof(names)));

@@ -11,6 +11,11 @@ time, and loads each scenario it supports:
                     1 MiB in 16 x 64 KiB sends (conf/bench_stream_app.py)
                     at N = 1, 8, 64 connections (h2load -m4 on HTTP/2)
   upload-{h1,h2c}   1 MiB POSTs read by conf/bench_upload_app.py, -c8
+  ws-echo           WebSocket echo (conf/bench_ws_app.py): BENCH_WS_CONNECTIONS
+                    (32) connections sending 1 KiB text messages and awaiting
+                    each echo (build/bench/ws_load); uvicorn runs it with
+                    --ws websockets and --ws wsproto; req_s is messages/s,
+                    server_us_req CPU per message
   idle-{h1,h1tls,h2c,h2tls}
                     BENCH_IDLE_CONNS idle connections, each after one
                     answered request: RSS growth of the server per connection
@@ -60,6 +65,9 @@ ONLY_SERVERS = [s for s in os.environ.get("BENCH_SERVERS", "").split(",")
 ONLY_SCEN = [s for s in os.environ.get("BENCH_SCENARIOS", "").split(",")
              if s]
 MIB = 1024 * 1024
+WS_CONNS = int(os.environ.get("BENCH_WS_CONNECTIONS", "32"))
+WS_LOAD = os.environ.get("WS_LOAD",
+                         os.path.join(ROOT, "build", "bench", "ws_load"))
 COLS = ["scenario", "server", "req_s", "p99_ms", "server_us_req",
         "client_cpu_pct", "failed", "peak_rss_kib", "idle_kib_conn"]
 
@@ -322,6 +330,73 @@ def idle_measure(srv, port, tls, h2, n):
         time.sleep(0.5)
 
 
+# ------------------------------------------------------------ WebSocket
+
+def ws_load(srv, port):
+    """WebSocket echo with build/bench/ws_load: warm up, one measured run;
+    a result dict (req_s is messages/s)."""
+    argv = [WS_LOAD, str(port), "/", str(WS_CONNS), "1024"]
+    run_client(argv + ["1"], 30)
+    c0, t0 = tree_cpu(srv.pid), time.monotonic()
+    out, ccpu = run_client(argv + [str(DURATION)], DURATION + 30)
+    wall = time.monotonic() - t0
+    c1 = tree_cpu(srv.pid)
+    try:
+        mps = float(out.split()[-1])
+    except (IndexError, ValueError):
+        log(f"{srv.name} ws-echo: no result; client said:\n{out[-800:]}")
+        return {"failed": "error"}
+    n = mps * DURATION
+    tick = os.sysconf("SC_CLK_TCK")
+    return {
+        "req_s": f"{mps:.0f}",
+        "server_us_req": f"{(c1 - c0) / tick * 1e6 / n:.1f}" if n else "",
+        "client_cpu_pct": f"{ccpu / wall * 100:.0f}",
+        "failed": "0",
+    }
+
+
+def ws_servers(tmp, port):
+    """(server name, argv) for the WebSocket echo."""
+    out = [("asgimaster", asgimaster("bench_ws_app", tmp, port, port + 1) +
+            ["--ws-ping-interval", "0"])]
+    for impl in ("websockets", "wsproto"):
+        out.append((f"uvicorn-{impl}",
+                    [PY, "-m", "uvicorn", "--app-dir", CONF, "--host",
+                     "127.0.0.1", "--port", str(port), "--ws", impl,
+                     "--workers", "1", "--no-access-log", "--log-level",
+                     "warning", "--lifespan", "off", "bench_ws_app:app"]))
+    out.append(("hypercorn", ["env", f"PYTHONPATH={CONF}", PY, "-m",
+                              "hypercorn", "--workers", "1", "-b",
+                              f"127.0.0.1:{port}", "--log-level", "warning",
+                              "bench_ws_app:app"]))
+    return out
+
+
+def ws_bench(tmp, port, rows):
+    if not wanted("ws-echo"):
+        return
+    if not os.access(WS_LOAD, os.X_OK):
+        log(f"no ws_load at {WS_LOAD}: make {os.path.relpath(WS_LOAD, ROOT)}")
+        return
+    for sname, argv in ws_servers(tmp, port):
+        base = sname.split("-")[0]
+        if ONLY_SERVERS and base not in ONLY_SERVERS:
+            continue
+        try:
+            srv = Server(sname, argv, [port], tmp)
+        except RuntimeError as e:
+            log(str(e))
+            continue
+        try:
+            log(f"{sname}: ws-echo")
+            r = ws_load(srv, port)
+            r["peak_rss_kib"] = str(tree_status(srv.pid, "VmHWM"))
+            rows.append(dict(scenario="ws-echo", server=sname, **r))
+        finally:
+            srv.stop()
+
+
 # ------------------------------------------------------------ servers
 
 def asgimaster(app, tmp, port, tls_port):
@@ -506,6 +581,7 @@ def main():
                         r["peak_rss_kib"] = str(peak)
             finally:
                 srv.stop()
+    ws_bench(tmp, port + 2, rows)
     shutil.rmtree(tmp, ignore_errors=True)
     rows.sort(key=lambda r: (r["scenario"], r["server"]))
     width = {c: max([len(c)] + [len(r.get(c, "")) for r in rows])

@@ -19,7 +19,7 @@ TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-hpack
     python3-hyperframe python3-starlette python3-fastapi python3-pydantic
     python3-anyio python3-multipart python3-django curl mandoc openssl
     binutils python3-yaml clang-tidy clang-format python3-websockets
-    nghttp2-client haproxy caddy nginx-light)
+    nghttp2-client haproxy caddy nginx-light chromium)
 BENCH_PKGS=(wrk python3-uvicorn python3-httptools python3-hypercorn
     nghttp2-client openssl h2o)
 # The proxies the tests start themselves; their packages must not start a

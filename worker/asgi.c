@@ -191,6 +191,10 @@ asgi_request_ended(am_asgi_request_t *r, int failed)
     if (r->stream == NULL) {
         return;
     }
+    if (r->websocket) {
+        am_asgi_ws_ended(r, failed);
+        return;
+    }
     if (!r->started) {
         if (!failed && !r->disconnected) {
             am_connlog(AM_LOG_ERROR, 0, r->conn_id, r->stream_id,
@@ -251,13 +255,28 @@ asgi_request_dealloc(am_asgi_request_t *r)
     Py_CLEAR(r->chunks);
     Py_CLEAR(r->receive_waiter);
     Py_CLEAR(r->send_waiter);
+    Py_CLEAR(r->close_reason);
     PyObject_Free(r);
 }
 
+/* receive() and send() of either scope type. */
+static PyObject *
+asgi_request_receive(am_asgi_request_t *r, PyObject *unused)
+{
+    return r->websocket ? am_asgi_ws_receive(r, unused)
+                        : am_asgi_http_receive(r, unused);
+}
+
+static PyObject *
+asgi_request_send(am_asgi_request_t *r, PyObject *msg)
+{
+    return r->websocket ? am_asgi_ws_send(r, msg) : am_asgi_http_send(r, msg);
+}
+
 static PyMethodDef asgi_request_methods[] = {
-    { "receive", (PyCFunction)am_asgi_http_receive, METH_NOARGS,
+    { "receive", (PyCFunction)asgi_request_receive, METH_NOARGS,
       "ASGI receive()" },
-    { "send", (PyCFunction)am_asgi_http_send, METH_O, "ASGI send(message)" },
+    { "send", (PyCFunction)asgi_request_send, METH_O, "ASGI send(message)" },
     { "app_done", (PyCFunction)asgi_request_app_done, METH_NOARGS, NULL },
     { "app_failed", (PyCFunction)asgi_request_app_failed, METH_O, NULL },
     { NULL, NULL, 0, NULL },
@@ -275,10 +294,18 @@ am_asgi_request_t *
 am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
                        void *stream, uint64_t conn_id, uint32_t stream_id)
 {
-    am_asgi_request_t *r;
-    PyObject *scope, *coro, *task;
+    return am_asgi_request_start(am_asgi_scope_build(head), head, ops, NULL,
+                                 stream, conn_id, stream_id);
+}
 
-    scope = am_asgi_scope_build(head);
+am_asgi_request_t *
+am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
+                      const am_asgi_ops_t *ops, const am_asgi_ws_ops_t *ws_ops,
+                      void *stream, uint64_t conn_id, uint32_t stream_id)
+{
+    am_asgi_request_t *r;
+    PyObject *coro, *task;
+
     if (scope == NULL) {
         goto error;
     }
@@ -298,6 +325,11 @@ am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
     r->body_delivered = 0;
     r->disconnected = r->started = r->finished = r->trailers = 0;
     r->app_ended = r->released = 0;
+    r->websocket = ws_ops != NULL;
+    r->connected = r->accepted = r->responding = 0;
+    r->ws_ops = ws_ops;
+    r->close_code = 1006; /* RFC 6455 §7.1.5: no close frame (yet) */
+    r->close_reason = NULL;
     r->chunks = PyList_New(0);
     if (r->chunks == NULL) {
         Py_DECREF(scope);
@@ -386,7 +418,8 @@ am_asgi_request_disconnect(am_asgi_request_t *r)
     }
     r->disconnected = 1;
     if (r->receive_waiter != NULL) {
-        msg = am_asgi_disconnect_message();
+        msg = r->websocket ? am_asgi_ws_disconnect_message(r)
+                           : am_asgi_disconnect_message();
         if (msg != NULL) {
             am_asgi_future_resolve(&r->receive_waiter, am_asgi_keys.set_result,
                                    msg);
@@ -498,6 +531,7 @@ am_asgi_init(am_conf_t *c)
     am_asgi_keys.cancelled = asgi_intern("cancelled");
     am_asgi_keys.version = asgi_intern("version");
     am_asgi_keys.spec_version = asgi_intern("spec_version");
+    am_asgi_ws_keys_init(asgi_intern);
 
     am_asgi_objs.scheme_http = asgi_intern("http");
     am_asgi_objs.scheme_https = asgi_intern("https");

@@ -82,7 +82,8 @@ am_asgi_request_t *am_asgi_request_create(const am_asgi_head_t *head,
 /* Body bytes arrived (copied). more == 0 marks the end of the body. */
 void am_asgi_request_body(am_asgi_request_t *r, const char *data, size_t len,
                           int more);
-/* Body bytes buffered and not yet received by the app. */
+/* Body bytes buffered and not yet received by the app (a WebSocket
+ * session: messages queued). */
 size_t am_asgi_request_buffered(am_asgi_request_t *r);
 /* The client went away: receive() gives http.disconnect, send() raises. */
 void am_asgi_request_disconnect(am_asgi_request_t *r);
@@ -90,6 +91,44 @@ void am_asgi_request_disconnect(am_asgi_request_t *r);
 void am_asgi_request_writable(am_asgi_request_t *r);
 /* The protocol drops its reference; the stream pointer is forgotten. */
 void am_asgi_request_release(am_asgi_request_t *r);
+
+/* WebSocket sessions (asgiref www.rst, "WebSocket"): the app's events.
+ * Each returns AM_OK; AM_AGAIN when taken but the output is above its
+ * high-water mark (send() then waits for am_asgi_request_writable());
+ * AM_DECLINED when invalid now (err says why: the bridge raises);
+ * AM_ERROR when the peer is gone. */
+typedef struct am_asgi_ws_ops_s {
+    /* websocket.accept: subprotocol (NULL: none) and extra fields. */
+    int (*accept)(void *session, const char *subprotocol, size_t len,
+                  const am_header_t *headers, size_t nheaders,
+                  const char **err);
+    /* websocket.send: one whole message. */
+    int (*send)(void *session, int binary, const char *data, size_t len);
+    /* websocket.close: a close frame, or before accept a 403. */
+    int (*close)(void *session, int code, const char *reason, size_t len);
+    /* websocket.http.response.start / .body: a denial response. */
+    int (*http_start)(void *session, int status, const am_header_t *headers,
+                      size_t nheaders, const char **err);
+    int (*http_body)(void *session, const char *data, size_t len, int more);
+    /* The app took a message from the queue (reading may resume). */
+    void (*consumed)(void *session);
+    /* The app task ended (failed: it raised). */
+    void (*finish)(void *session, int failed);
+} am_asgi_ws_ops_t;
+
+/* Start the app for a WebSocket session: the scope is of type
+ * "websocket" (subprotocols from Sec-WebSocket-Protocol of head). The
+ * first receive() gives websocket.connect. NULL on failure (logged). */
+am_asgi_request_t *am_asgi_ws_create(const am_asgi_head_t *head,
+                                     const am_asgi_ws_ops_t *ops, void *session,
+                                     uint64_t conn_id, uint32_t stream_id);
+/* A whole message arrived (copied; text is valid UTF-8). */
+void am_asgi_ws_message(am_asgi_request_t *r, int binary, const char *data,
+                        size_t len);
+/* The session ended: receive() gives websocket.disconnect with code and
+ * reason; send() raises. */
+void am_asgi_ws_disconnect(am_asgi_request_t *r, int code, const char *reason,
+                           size_t len);
 
 /* Requests whose app task is still running (graceful stop waits). */
 extern size_t am_asgi_running;

@@ -29,6 +29,14 @@ struct am_asgi_request_s {
     unsigned trailers : 1; /* the app announced trailers */
     unsigned app_ended : 1;
     unsigned released : 1;
+    /* WebSocket sessions (asgi_ws.c) */
+    unsigned websocket : 1;  /* a websocket scope */
+    unsigned connected : 1;  /* websocket.connect was received */
+    unsigned accepted : 1;   /* websocket.accept was taken */
+    unsigned responding : 1; /* a denial response started */
+    const am_asgi_ws_ops_t *ws_ops;
+    int close_code;         /* for websocket.disconnect */
+    PyObject *close_reason; /* owned str or NULL */
 };
 
 /* Interned keys and values (am_asgi_init()). */
@@ -39,7 +47,10 @@ typedef struct am_asgi_keys_s {
         *http_request, *http_disconnect, *http_response_start,
         *http_response_body, *http_response_trailers, *set_result,
         *set_exception, *done, *cancelled, *version, *spec_version,
-        *http_response_trailers_ext, *more_trailers, *tls;
+        *http_response_trailers_ext, *more_trailers, *tls, *websocket,
+        *subprotocols, *subprotocol, *code, *reason, *text, *bytes, *ws_connect,
+        *ws_accept, *ws_receive, *ws_send, *ws_close, *ws_disconnect,
+        *ws_http_response_start, *ws_http_response_body, *ws_http_response;
 } am_asgi_keys_t;
 
 /* Objects of the app and its loop (am_asgi_start()) and templates
@@ -71,6 +82,12 @@ PyObject *am_asgi_ready_new(PyObject *value);
 /* Resolve the future in *slot with method(value) unless the app cancelled
  * it; *slot is cleared and its reference dropped. */
 void am_asgi_future_resolve(PyObject **slot, PyObject *method, PyObject *value);
+/* The request object for scope (stolen; NULL: fail) and its app task;
+ * ws_ops set for a WebSocket session. */
+am_asgi_request_t *
+am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
+                      const am_asgi_ops_t *ops, const am_asgi_ws_ops_t *ws_ops,
+                      void *stream, uint64_t conn_id, uint32_t stream_id);
 /* A new {"type": "http.disconnect"} message. */
 PyObject *am_asgi_disconnect_message(void);
 /* Raise ClientDisconnected; returns NULL. */
@@ -84,6 +101,15 @@ PyObject *am_asgi_http_receive(am_asgi_request_t *r, PyObject *unused);
 PyObject *am_asgi_http_send(am_asgi_request_t *r, PyObject *msg);
 /* A 500 of our own when the app failed before starting a response. */
 void am_asgi_http_send_500(am_asgi_request_t *r);
+
+/* asgi_ws.c: the WebSocket events (asgiref www.rst, "WebSocket"). */
+PyObject *am_asgi_ws_receive(am_asgi_request_t *r, PyObject *unused);
+PyObject *am_asgi_ws_send(am_asgi_request_t *r, PyObject *msg);
+/* The app task ended: close the session as the spec says. */
+void am_asgi_ws_ended(am_asgi_request_t *r, int failed);
+/* A new websocket.disconnect message (code, reason of r). */
+PyObject *am_asgi_ws_disconnect_message(am_asgi_request_t *r);
+void am_asgi_ws_keys_init(PyObject *(*intern)(const char *));
 
 /* asgi_scope.c: the http scope of head (new reference) or NULL. */
 PyObject *am_asgi_scope_build(const am_asgi_head_t *head);

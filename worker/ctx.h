@@ -15,6 +15,7 @@
 typedef struct am_ctx_s {
     am_conf_t *conf; /* the worker's copy, owned by worker.c */
     int stopping;    /* a graceful stop began: "Connection: close", GOAWAY */
+    int restarting;  /* the stop is a reload or recycle: WebSocket 1012 */
 
     /* A connection closed: re-arm paused listeners, maybe finish a stop. */
     void (*conn_closed)(void);

@@ -26,6 +26,7 @@
 #include "worker/http1_conn.h"
 #include "worker/metrics.h"
 #include "worker/request.h"
+#include "worker/ws_h1.h"
 
 /* RFC 9112 §3 leaves the method's length to the server (501 beyond). The
  * longest registered method (IANA, "BASELINE-CONTROL", "VERSION-CONTROL")
@@ -261,6 +262,25 @@ http1_head_upgrade(am_http1_t *h, const am_h2c_offer_t *offer,
     return 1;
 }
 
+/* RFC 6455 §4.2.1: a GET whose Upgrade field names websocket goes to
+ * worker/ws_h1.c, which checks the rest of the handshake (Connection:
+ * upgrade, the key, the version; 400 otherwise) and takes the connection
+ * over. Returns 1 when it did. */
+static int
+http1_head_websocket(am_http1_t *h, const am_asgi_head_t *head)
+{
+    const am_h1_request_t *r = &h->parser.req;
+
+    if (h->method_len != 3 ||
+        memcmp(h->head.data + h->method_off, "GET", 3) != 0 || h->http10 ||
+        head->has_body || r->upgrade < 0 || !am_ws_h1_is_upgrade(head)) {
+        return 0;
+    }
+    am_http1_set_state(h, AM_HTTP1_UPGRADED);
+    am_ws_h1_start(h->c, head);
+    return 1;
+}
+
 /* Hand the request to the bridge and arm the body deadlines. */
 static int
 http1_head_start(am_http1_t *h, const am_asgi_head_t *head)
@@ -339,7 +359,8 @@ http1_head_done(am_http1_t *h)
                   : am_alloc(h->nfields * sizeof(*headers));
     http1_head_headers(h, headers, &offer);
     http1_head_fill(h, headers, &head, &fwd);
-    if (!http1_head_upgrade(h, &offer, &head, headers)) {
+    if (!http1_head_websocket(h, &head) &&
+        !http1_head_upgrade(h, &offer, &head, headers)) {
         status = http1_head_start(h, &head);
         if (status != 0) {
             am_http1_error(h, status);

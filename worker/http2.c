@@ -254,6 +254,8 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
             s->scheme = (int32_t)s->nfields;
         } else if (namelen == 10 && memcmp(name, ":authority", 10) == 0) {
             s->authority = (int32_t)s->nfields;
+        } else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0) {
+            s->protocol = (int32_t)s->nfields; /* RFC 8441 §4 */
         }
     }
     s->nfields++;
@@ -328,6 +330,10 @@ h2_on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
         s->body_done = 1;
         am_timer_del(&s->body_timer);
         am_timer_del(&s->rate_timer);
+        if (s->ws != NULL) {
+            am_http2_ws_end(s);
+            return 0;
+        }
     }
     if (frame->hd.type == NGHTTP2_HEADERS &&
         frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -367,6 +373,10 @@ h2_on_data_chunk_recv(nghttp2_session *session, uint8_t flags,
 
     if (s != NULL && s->start_pending) {
         h2_start_stream(h2, s); /* the app takes the body from here */
+    }
+    if (s != NULL && s->ws != NULL) {
+        am_http2_ws_data(s, data, len);
+        return 0;
     }
     if (s != NULL && s->discarding) {
         am_http2_stream_discarded(s, len);
@@ -733,6 +743,11 @@ http2_on_shutdown(am_conn_t *c)
      * round trip later, so requests in flight are not refused. The round
      * trip is measured with a PING; the timer is the fallback for a peer
      * that does not answer it. */
+    for (am_http2_stream_t *s = h2->streams; s != NULL; s = s->next) {
+        if (s->ws != NULL) {
+            am_http2_ws_shutdown(s, 1001);
+        }
+    }
     nghttp2_submit_shutdown_notice(h2->session);
     nghttp2_submit_ping(h2->session, NGHTTP2_FLAG_NONE, h2_drain_ping);
     am_timer_add(&h2->goaway_timer, H2_GOAWAY_MS);
@@ -758,7 +773,8 @@ http2_on_idle(am_timer_t *t)
 static am_http2_t *
 http2_create(am_conn_t *c)
 {
-    nghttp2_settings_entry iv[6];
+    nghttp2_settings_entry iv[7];
+    size_t niv = 6;
     am_http2_t *h2 = am_calloc(1, sizeof(*h2));
     int rv;
 
@@ -790,7 +806,12 @@ http2_create(am_conn_t *c)
      * tree nghttp2 1.52 keeps no closed streams, and DATA or HEADERS on a
      * closed stream would be ignored instead of answered STREAM_CLOSED
      * (RFC 9113 §5.1). It has no RFC 9218 scheduler to gain either. */
-    rv = nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, 6);
+    if (am_ctx.conf->ws_enabled) {
+        /* RFC 8441 §3: extended CONNECT carries WebSocket. */
+        iv[niv].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
+        iv[niv++].value = 1;
+    }
+    rv = nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, niv);
     if (rv == 0 && am_ctx.conf->h2_connection_window > 65535) {
         rv = nghttp2_session_set_local_window_size(
             h2->session, NGHTTP2_FLAG_NONE, 0,

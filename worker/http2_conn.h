@@ -1,7 +1,8 @@
 /* worker/http2_conn.h: the state of one HTTP/2 connection and its
  * streams, shared by the files that serve it: http2.c (the session, frame
  * callbacks, the connection), http2_stream.c (stream life and the request
- * head) and http2_response.c (the bridge's response events as frames).
+ * head) and http2_response.c (the bridge's response events as frames),
+ * http2_ws.c (WebSocket streams, RFC 8441).
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Nothing outside those files includes this header.
@@ -44,6 +45,8 @@ typedef struct am_http2_budget_s {
 
 typedef struct am_http2_stream_s am_http2_stream_t;
 
+typedef struct am_http2_ws_s am_http2_ws_t; /* worker/http2_ws.c */
+
 struct am_http2_stream_s {
     int32_t id;
     am_http2_t *h2;
@@ -55,6 +58,8 @@ struct am_http2_stream_s {
     am_field_t *fields;
     size_t nfields, fields_cap;
     int32_t method, path, scheme, authority; /* field index or -1 */
+    int32_t protocol;  /* RFC 8441 :protocol, field index or -1 */
+    am_http2_ws_t *ws; /* a WebSocket session rides this stream */
     size_t header_bytes;
     int error_status;  /* 431 etc.: answer without the app */
     size_t unconsumed; /* DATA received, not yet read by the app */
@@ -158,5 +163,23 @@ ssize_t am_http2_response_read(nghttp2_session *session, int32_t stream_id,
                                uint8_t *buf, size_t length,
                                uint32_t *data_flags,
                                nghttp2_data_source *source, void *user_data);
+
+/* http2_ws.c: WebSocket over an HTTP/2 stream (RFC 8441). Declared here,
+ * beside the other files of the HTTP/2 unit, so http2.c and http2_ws.c do
+ * not include each other. */
+
+/* RFC 8441 §4: an extended CONNECT with :protocol (protocol, len) on s,
+ * head built: start a WebSocket session on it (s->ws). Returns 0, or the
+ * status to answer with (400, 426, 500, 501). */
+int am_http2_ws_start(am_http2_stream_t *s, const am_asgi_head_t *head,
+                      const char *protocol, size_t len);
+/* DATA for s (copied); the window reopens as the session takes it. */
+void am_http2_ws_data(am_http2_stream_t *s, const uint8_t *data, size_t len);
+/* The client ended its side (END_STREAM). */
+void am_http2_ws_end(am_http2_stream_t *s);
+/* Graceful stop began (code 1001 or 1012). */
+void am_http2_ws_shutdown(am_http2_stream_t *s, int code);
+/* The stream is gone: end the session, free s->ws. */
+void am_http2_ws_destroy(am_http2_stream_t *s);
 
 #endif

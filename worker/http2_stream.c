@@ -213,7 +213,7 @@ am_http2_stream_create(am_http2_t *h2, int32_t id)
 
     s->id = id;
     s->h2 = h2;
-    s->method = s->path = s->scheme = s->authority = -1;
+    s->method = s->path = s->scheme = s->authority = s->protocol = -1;
     s->start_time = time(NULL);
     s->start_msec = am_now_msec();
     s->body_timer.handler = h2_on_body_timeout;
@@ -243,6 +243,9 @@ am_http2_stream_destroy(am_http2_stream_t *s)
     am_timer_del(&s->body_timer);
     am_timer_del(&s->write_timer);
     am_timer_del(&s->rate_timer);
+    if (s->ws) {
+        am_http2_ws_destroy(s);
+    }
     if (s->req) {
         am_asgi_request_release(s->req);
         s->req = NULL;
@@ -406,6 +409,19 @@ am_http2_stream_start(am_http2_t *h2, am_http2_stream_t *s)
     am_request_apply_forwarded(c, &head, &fwd);
     s->is_head = head.method_len == 4 && memcmp(head.method, "HEAD", 4) == 0;
 
+    if (s->protocol >= 0) {
+        /* RFC 8441 §4: an extended CONNECT (nghttp2 checked the method). */
+        int status;
+
+        v = h2_field(s, s->protocol, &len);
+        status = am_http2_ws_start(s, &head, v, len);
+
+        if (headers != stack) {
+            free(headers);
+        }
+        am_buf_free(&cookie);
+        return status;
+    }
     s->req = am_asgi_request_create(&head, &am_http2_response_ops, s, c->id,
                                     (uint32_t)s->id);
     if (headers != stack) {

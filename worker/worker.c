@@ -173,6 +173,9 @@ worker_on_ipc(am_event_t *ev, uint32_t events)
             worker_stop_graceful();
             return;
         }
+        if (msg.type == AM_IPC_RESTART) {
+            am_ctx.restarting = 1; /* a SIGTERM follows */
+        }
     }
 }
 

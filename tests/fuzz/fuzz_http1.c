@@ -2,11 +2,12 @@
  * as a client reaches it: a connection accepted by am_accept_on_readable() on a
  * cleartext listener with HTTP/2 enabled, so the bytes go through
  * worker/conn.c, worker/http1.c and, after a preface or an h2c Upgrade,
- * worker/http2.c. No Python: the ASGI bridge (worker/asgi.h) is a fake here
- * whose "apps" answer in a few steps run between loop turns, as asyncio
- * tasks would, and which keeps the bridge's contract (ops only while the
- * stream is set, one release, no use after release).
- * SPDX-License-Identifier: BSD-2-Clause
+ * worker/http2.c; a WebSocket Upgrade (or an extended CONNECT) goes on
+ * through worker/ws_h1.c (worker/http2_ws.c) and worker/ws.c. No Python: the
+ * ASGI bridge (worker/asgi.h) is a fake here whose "apps" answer in a few steps
+ * run between loop turns, as asyncio tasks would, and which keeps the bridge's
+ * contract (ops only while the stream is set, one release, no use after
+ * release). SPDX-License-Identifier: BSD-2-Clause
  *
  * Input: byte 0 is a seed (chunking of the writes, a graceful stop midway,
  * the default app behaviour); the rest is what the client sends. A
@@ -126,8 +127,18 @@ enum {
     APP_NBEHAVIOURS
 };
 
+/* WebSocket apps, by the second byte of the path as well. */
+enum {
+    WS_ECHO,  /* accept, echo each message until the disconnect */
+    WS_DENY,  /* websocket.close before accept: 403 */
+    WS_HTTP,  /* a denial response (401 with a body) */
+    WS_RAISE, /* accept, then raise: 1011 */
+    WS_NBEHAVIOURS
+};
+
 struct am_asgi_request_s {
     const am_asgi_ops_t *ops;
+    const am_asgi_ws_ops_t *ws_ops; /* a WebSocket session */
     void *stream;
     uint64_t conn_id;
     uint32_t stream_id;
@@ -147,6 +158,7 @@ struct am_asgi_request_s {
     unsigned receive_waiting : 1;
     unsigned send_waiting : 1;
     unsigned is_head : 1;
+    unsigned websocket : 1;
     am_asgi_request_t *prev, *next;
 };
 
@@ -186,13 +198,71 @@ fake_unref(am_asgi_request_t *r)
     free(r);
 }
 
+static am_asgi_request_t *fake_create(const am_asgi_head_t *head,
+                                      const am_asgi_ops_t *ops,
+                                      const am_asgi_ws_ops_t *ws_ops,
+                                      void *stream, uint64_t conn_id,
+                                      uint32_t stream_id);
+
 am_asgi_request_t *
 am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
                        void *stream, uint64_t conn_id, uint32_t stream_id)
 {
+    if (ops == NULL) {
+        abort();
+    }
+    return fake_create(head, ops, NULL, stream, conn_id, stream_id);
+}
+
+am_asgi_request_t *
+am_asgi_ws_create(const am_asgi_head_t *head, const am_asgi_ws_ops_t *ops,
+                  void *session, uint64_t conn_id, uint32_t stream_id)
+{
+    if (ops == NULL) {
+        abort();
+    }
+    return fake_create(head, NULL, ops, session, conn_id, stream_id);
+}
+
+/* A whole message for the app's queue (am_asgi_request_buffered() counts
+ * messages for a session, as the real bridge does). */
+void
+am_asgi_ws_message(am_asgi_request_t *r, int binary, const char *data,
+                   size_t len)
+{
+    if (r->released || !r->websocket) {
+        abort();
+    }
+    if (r->disconnected) {
+        return;
+    }
+    fake_touch(data, len);
+    r->buffered++;
+    r->receive_waiting = 0;
+}
+
+void
+am_asgi_ws_disconnect(am_asgi_request_t *r, int code, const char *reason,
+                      size_t len)
+{
+    if (r->released || !r->websocket) {
+        abort();
+    }
+    if (len > 0) {
+        fake_touch(reason, len);
+    }
+    (void)code;
+    am_asgi_request_disconnect(r);
+}
+
+static am_asgi_request_t *
+fake_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
+            const am_asgi_ws_ops_t *ws_ops, void *stream, uint64_t conn_id,
+            uint32_t stream_id)
+{
     am_asgi_request_t *r;
 
-    if (ops == NULL || stream == NULL || head == NULL) {
+    if (stream == NULL || head == NULL) {
         abort();
     }
     /* The real bridge copies everything into the scope: read it all. */
@@ -224,6 +294,8 @@ am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
         abort();
     }
     r->ops = ops;
+    r->ws_ops = ws_ops;
+    r->websocket = ws_ops != NULL;
     r->stream = stream;
     r->conn_id = conn_id;
     r->stream_id = stream_id;
@@ -233,6 +305,9 @@ am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
     r->behaviour = head->path_len >= 2
                        ? (unsigned char)head->path[1] % APP_NBEHAVIOURS
                        : fake_default_behaviour;
+    if (r->websocket) {
+        r->behaviour %= WS_NBEHAVIOURS;
+    }
     r->next = fake_requests;
     if (fake_requests) {
         fake_requests->prev = r;
@@ -344,6 +419,11 @@ app_end(am_asgi_request_t *r, int failed)
     am_asgi_running--;
     if (r->stream == NULL) {
         fake_unref(r); /* the task's reference */
+        return;
+    }
+    if (r->websocket) {
+        r->ws_ops->finish(r->stream, failed);
+        fake_unref(r);
         return;
     }
     if (!r->started && !r->disconnected) {
@@ -466,6 +546,73 @@ static const am_header_t app_ct[1] = {
     { "content-type", 12, "text/plain", 10 },
 };
 
+/* One step of a WebSocket app (asgiref www.rst order: accept, a denial
+ * response or close first). */
+static void
+ws_step(am_asgi_request_t *r)
+{
+    static const am_header_t extra[1] = { { "x-extra", 7, "yes", 3 } };
+    const char *err = NULL;
+    int rc;
+
+    if (r->pc == 0) {
+        r->pc = 1;
+        switch (r->behaviour) {
+        case WS_DENY:
+            r->ws_ops->close(r->stream, 1000, NULL, 0);
+            app_end(r, 0);
+            return;
+        case WS_HTTP:
+            rc = r->ws_ops->http_start(r->stream, 401, app_ct, 1, &err);
+            if (rc == AM_OK && r->stream) {
+                r->ws_ops->http_body(r->stream, "no", 2, 0);
+            }
+            app_end(r, rc != AM_OK);
+            return;
+        default:
+            rc = r->ws_ops->accept(r->stream, "chat", 4, extra, 1, &err);
+            if (rc == AM_DECLINED && err == NULL) {
+                abort(); /* DECLINED must say why */
+            }
+            if (rc == AM_ERROR || rc == AM_DECLINED ||
+                r->behaviour == WS_RAISE) {
+                app_end(r, 1);
+                return;
+            }
+            if (rc == AM_AGAIN) {
+                r->send_waiting = 1;
+            }
+            return;
+        }
+    }
+    if (r->buffered > 0) {
+        r->buffered--;
+        if (r->stream) {
+            r->ws_ops->consumed(r->stream);
+        }
+        if (r->stream == NULL) {
+            app_end(r, 1);
+            return;
+        }
+        rc = r->ws_ops->send(r->stream, r->pc & 1, "echo", 4);
+        r->pc++;
+        if (rc == AM_ERROR || rc == AM_DECLINED) {
+            app_end(r, 1);
+        } else if (rc == AM_AGAIN) {
+            r->send_waiting = 1;
+        } else if (r->pc > 6) {
+            r->ws_ops->close(r->stream, 4000 + r->pc, "bye", 3);
+            app_end(r, 0);
+        }
+        return;
+    }
+    if (r->disconnected) {
+        app_end(r, 0);
+        return;
+    }
+    r->receive_waiting = 1;
+}
+
 /* One step of r's app. */
 static void
 app_step(am_asgi_request_t *r)
@@ -490,6 +637,10 @@ app_step(am_asgi_request_t *r)
     /* Every app notices a client that left at its next await. */
     if (r->stream == NULL) {
         app_end(r, 1);
+        return;
+    }
+    if (r->websocket) {
+        ws_step(r);
         return;
     }
 

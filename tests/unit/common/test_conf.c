@@ -148,7 +148,17 @@ static const char full_yaml[] =
     "reload_delay: 1s\n"
     "metrics:\n"
     "  address: 127.0.0.1:9100\n"
-    "  path: /m\n";
+    "  path: /m\n"
+    "websocket:\n"
+    "  enabled: false\n"
+    "  compression: off\n"
+    "  max_message_size: 1MiB\n"
+    "  max_queue: 4\n"
+    "  ping_interval: 0\n"
+    "  ping_timeout: 3s\n"
+    "  close_timeout: 2s\n"
+    "  compression_window_bits: 10\n"
+    "  compression_mem_level: 2\n";
 
 TEST(full_file_every_key)
 {
@@ -159,6 +169,15 @@ TEST(full_file_every_key)
 
     ASSERT_STR_EQ(c->app, "pkg.main:make.app");
     ASSERT_EQ(c->factory, 1);
+    ASSERT_EQ(c->ws_enabled, 0);
+    ASSERT_EQ(c->ws_compression, 0);
+    ASSERT_EQ(c->ws_max_message_size, 1 << 20);
+    ASSERT_EQ(c->ws_max_queue, 4);
+    ASSERT_EQ(c->ws_ping_interval, 0);
+    ASSERT_EQ(c->ws_ping_timeout, 3000);
+    ASSERT_EQ(c->ws_close_timeout, 2000);
+    ASSERT_EQ(c->ws_window_bits, 10);
+    ASSERT_EQ(c->ws_mem_level, 2);
     ASSERT_STR_EQ(c->chdir, "/srv/app");
     ASSERT_EQ(c->npythonpath, 2);
     ASSERT_STR_EQ(c->pythonpath[0], "src");

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ static struct {
     int rate_started; /* am_http1_rate_start() */
     int error_status; /* am_http1_error() */
     int upgraded;     /* am_http2_upgrade() */
+    int websocket;    /* am_ws_h1_start() */
     size_t upgrade_nheaders;
     char written[256];
 } seen;
@@ -131,6 +133,26 @@ am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
     seen.upgraded = 1;
     seen.upgrade_nheaders = head->nheaders;
     return AM_OK;
+}
+
+int
+am_ws_h1_is_upgrade(const am_asgi_head_t *head)
+{
+    for (size_t i = 0; i < head->nheaders; i++) {
+        if (head->headers[i].name_len == 7 &&
+            strncasecmp(head->headers[i].name, "upgrade", 7) == 0 &&
+            head->headers[i].value_len == 9 &&
+            strncasecmp(head->headers[i].value, "websocket", 9) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+am_ws_h1_start(am_conn_t *c, const am_asgi_head_t *head)
+{
+    seen.websocket = 1;
 }
 
 /* ------------------------------------------------------------ driver */
@@ -406,6 +428,27 @@ TEST(h2c_offer)
                       "Upgrade: h2c\r\nHTTP2-Settings: AAIAAAAC\r\n\r\n"),
               0);
     ASSERT_EQ(seen.upgraded, 0);
+    ASSERT_EQ(seen.created, 1);
+}
+
+/* RFC 6455 §4.2.1: a GET with Upgrade: websocket goes to ws_h1.c; a
+ * POST is served as HTTP. */
+TEST(websocket_handed_over)
+{
+    am_http1_t *h = start();
+
+    ASSERT_EQ(feed(h, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.websocket, 1);
+    ASSERT_EQ(seen.created, 0);
+    ASSERT_EQ(h->state, AM_HTTP1_UPGRADED);
+
+    h = start();
+    ASSERT_EQ(feed(h, "POST /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nContent-Length: 0\r\n\r\n"),
+              0);
+    ASSERT_EQ(seen.websocket, 0);
     ASSERT_EQ(seen.created, 1);
 }
 

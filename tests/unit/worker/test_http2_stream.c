@@ -23,6 +23,8 @@
 
 static struct {
     int created, released, timer_adds, schedules;
+    int ws_started, ws_destroyed;
+    char protocol[16];
     uint32_t stream_id;
     char method[16], path[64], query[64], scheme[8];
     size_t nheaders;
@@ -92,6 +94,24 @@ am_timer_del(am_timer_t *t)
 {
 }
 
+int
+am_http2_ws_start(am_http2_stream_t *s, const am_asgi_head_t *head,
+                  const char *protocol, size_t len)
+{
+    seen.ws_started++;
+    copy(seen.protocol, sizeof(seen.protocol), protocol, len);
+    copy(seen.path, sizeof(seen.path), head->path, head->path_len);
+    s->ws = (am_http2_ws_t *)&seen; /* never dereferenced */
+    return 0;
+}
+
+void
+am_http2_ws_destroy(am_http2_stream_t *s)
+{
+    seen.ws_destroyed++;
+    s->ws = NULL;
+}
+
 /* ------------------------------------------------------------ driver */
 
 static am_listen_t listener;
@@ -141,8 +161,31 @@ field(am_http2_stream_t *s, const char *name, const char *value)
         s->scheme = (int32_t)s->nfields;
     } else if (strcmp(name, ":authority") == 0) {
         s->authority = (int32_t)s->nfields;
+    } else if (strcmp(name, ":protocol") == 0) {
+        s->protocol = (int32_t)s->nfields;
     }
     s->nfields++;
+}
+
+/* RFC 8441 §4: an extended CONNECT goes to http2_ws.c, not the app. */
+TEST(extended_connect_to_websocket)
+{
+    am_http2_stream_t *s;
+
+    setup();
+    s = am_http2_stream_create(&h2, 3);
+    field(s, ":method", "CONNECT");
+    field(s, ":protocol", "websocket");
+    field(s, ":scheme", "https");
+    field(s, ":path", "/chat?room=1");
+    field(s, ":authority", "example.com");
+    ASSERT_EQ(am_http2_stream_start(&h2, s), 0);
+    ASSERT_EQ(seen.ws_started, 1);
+    ASSERT_EQ(seen.created, 0);
+    ASSERT_STR_EQ(seen.protocol, "websocket");
+    ASSERT_STR_EQ(seen.path, "/chat");
+    am_http2_stream_destroy(s);
+    ASSERT_EQ(seen.ws_destroyed, 1);
 }
 
 TEST(state_moves_forward)

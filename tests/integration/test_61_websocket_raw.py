@@ -248,3 +248,12 @@ def test_zip_bomb_is_1009(srv):
         data = z.compress(b"\x00" * (64 << 20)) + z.flush(zlib.Z_SYNC_FLUSH)
         c.send(frame(OP_BINARY, data[:-4], rsv=4))
         assert c.recv_close() == 1009
+
+
+def test_close_echo_reaches_a_half_closed_client(srv):
+    import socket
+    with opened(srv) as c:
+        c.send(frame(OP_CLOSE, close_payload(1000, b"bye")))
+        c.sock.shutdown(socket.SHUT_WR)  # FIN right after the close frame
+        assert c.recv_close() == 1000
+        c.read_to_eof()
