@@ -47,7 +47,7 @@ am_venv_check(const am_conf_t *conf, char *err, size_t size)
 {
     char path[PATH_MAX + 16], line[PATH_MAX + 64], version[64] = "",
                                                    home[PATH_MAX] = "";
-    char a[PATH_MAX], b[PATH_MAX], exedir[PATH_MAX], exe[PATH_MAX + 32];
+    char a[PATH_MAX], b[PATH_MAX], exedir[PATH_MAX], exe[PATH_MAX + 64];
     char mm[32], *k, *v, *end;
     size_t n;
     FILE *fp;
