@@ -21,7 +21,7 @@ TEST_PKGS=(python3-pytest python3-httpx python3-h2 python3-hpack
     binutils python3-yaml clang-tidy clang-format python3-websockets
     nghttp2-client haproxy caddy nginx-light chromium)
 BENCH_PKGS=(wrk python3-uvicorn python3-httptools python3-hypercorn
-    nghttp2-client openssl h2o)
+    nghttp2-client openssl h2o python3-websockets python3-wsproto)
 # The proxies the tests start themselves; their packages must not start a
 # system service on install (a policy-rc.d forbids it meanwhile).
 SERVICE_PKGS=" haproxy caddy nginx-light h2o "
