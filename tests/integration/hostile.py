@@ -16,18 +16,17 @@ import socket
 import ssl
 import urllib.request
 
-from conftest import BIN, children_of, free_port, pid_alive, wait_until
+from conftest import (SANITIZED, children_of, free_port, pid_alive,
+                      wait_until)
 from h2util import H2Conn, tls_listen
 from httpraw import RawConn, request
 
 # Worker RSS may grow by at most this much during an attack (the attacks
 # send 2..16 MiB; a server that buffers what it should discard exceeds it).
 RSS_GROWTH_BOUND = 12 * 1024 * 1024
-# Under ASan (make asan-test) redzones and the quarantine of freed memory
-# make RSS no measure of the worker's own (seen: 21 MiB for a 1.5 MiB
-# upload): the bound is checked on the normal build (make test) only, the
-# attack and the worker's survival on both, as in test_62.
-SANITIZED = BIN.exists() and b"__asan_init" in BIN.read_bytes()
+# Under ASan (conftest.SANITIZED) RSS grew 21 MiB for a 1.5 MiB upload:
+# the bound is checked on the normal build only, the attack and the
+# worker's survival on both.
 
 APP = "hostile_app:app"
 

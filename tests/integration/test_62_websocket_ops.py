@@ -17,16 +17,12 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from conftest import BIN, free_port, running, wait_until
+from conftest import SANITIZED, free_port, running, wait_until
 from h2util import tls_listen
 from wsraw import OP_CLOSE, OP_PING, OP_TEXT, WsRaw, frame
 
 AM_STRICT_ERRORS = True
 
-# Under ASan (make asan-test) redzones and the quarantine of freed memory
-# make RSS no measure of the worker's own: the memory bounds are checked
-# on the normal build (make test) only, the traffic on both.
-SANITIZED = BIN.exists() and b"__asan_init" in BIN.read_bytes()
 
 
 def run(coro, timeout=60):
