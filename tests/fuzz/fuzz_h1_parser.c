@@ -17,49 +17,14 @@
 
 #include "worker/h1_parser.h"
 
+#define H1_RESULT_TEXT 16384
+#include "tests/common/h1_result.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NFIELDS 32
 
-typedef struct {
-    int rc;
-    am_h1_error_t error;
-    size_t used;
-    char text[16384];
-    size_t len;
-} result_t;
-
 static am_h1_limits_t limits;
-
-/* Body bytes as they are (a NUL too). */
-static void
-put(result_t *r, const char *d, size_t n)
-{
-    if (n > sizeof(r->text) - 1 - r->len) {
-        n = sizeof(r->text) - 1 - r->len;
-    }
-    if (n > 0) {
-        memcpy(r->text + r->len, d, n);
-        r->len += n;
-    }
-}
-
-static void
-say(result_t *r, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(r->text + r->len, sizeof(r->text) - r->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        r->len += (size_t)n;
-        if (r->len >= sizeof(r->text)) {
-            r->len = sizeof(r->text) - 1;
-        }
-    }
-}
 
 /* in[0, len) arrives in pieces ending at cuts[]; each call sees a copy of
  * exactly what has arrived. */

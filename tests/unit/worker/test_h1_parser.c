@@ -13,6 +13,9 @@
 #include "tests/unit/unit.h"
 #include "worker/h1_parser.h"
 
+#define H1_RESULT_TEXT 4096
+#include "tests/common/h1_result.h"
+
 #define NFIELDS 16
 
 static const am_h1_limits_t limits = {
@@ -25,45 +28,6 @@ static const am_h1_limits_t limits = {
     .max_trailer_size = 256,
     .max_trailer_fields = 4,
 };
-
-/* What a request parsed to, as one comparable string. */
-typedef struct {
-    int rc; /* AM_OK: message complete; AM_AGAIN; AM_ERROR */
-    am_h1_error_t error;
-    size_t used; /* input bytes of the message */
-    char text[4096];
-    size_t len;
-} result_t;
-
-/* Body bytes as they are (a NUL too). */
-static void
-put(result_t *r, const char *d, size_t n)
-{
-    if (n > sizeof(r->text) - 1 - r->len) {
-        n = sizeof(r->text) - 1 - r->len;
-    }
-    if (n > 0) {
-        memcpy(r->text + r->len, d, n);
-        r->len += n;
-    }
-}
-
-static void
-say(result_t *r, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(r->text + r->len, sizeof(r->text) - r->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        r->len += (size_t)n;
-        if (r->len >= sizeof(r->text)) {
-            r->len = sizeof(r->text) - 1;
-        }
-    }
-}
 
 /* Parse one request out of in[0, len), the bytes arriving in pieces that
  * end at cuts[] (increasing), then the rest. */
