@@ -36,6 +36,7 @@ static const uint8_t h2_drain_ping[8] = {
 
 static nghttp2_session_callbacks *h2_callbacks;
 static nghttp2_option *h2_option;
+static size_t h2_conns; /* live sessions: none left, kept streams go */
 
 static void http2_on_read(am_conn_t *c, int eof);
 static void http2_on_drain(am_conn_t *c);
@@ -717,6 +718,9 @@ http2_on_close(am_conn_t *c)
     nghttp2_session_del(h2->session);
     free(h2);
     c->proto_data = NULL;
+    if (--h2_conns == 0) {
+        am_http2_stream_trim();
+    }
 }
 
 static void
@@ -830,6 +834,7 @@ http2_create(am_conn_t *c)
 static void
 http2_install(am_conn_t *c, am_http2_t *h2)
 {
+    h2_conns++;
     c->proto = &http2_proto;
     c->proto_data = h2;
     c->post.handler = http2_on_post;
@@ -898,9 +903,7 @@ am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
         am_conn_close(c);
         return AM_ERROR;
     }
-    /* Fields for the access log. */
-    s->fields = am_calloc(2, sizeof(*s->fields));
-    s->fields_cap = 2;
+    /* Fields for the access log (a new stream has room for 16). */
     s->fields[0].name_off = 0;
     s->fields[0].name_len = 7;
     am_buf_append(&s->head, ":method", 7);

@@ -136,8 +136,14 @@ void am_http2_stream_set_state(am_http2_stream_t *s,
 
 /* A client stream opened; the connection's idle timer stops. */
 am_http2_stream_t *am_http2_stream_create(am_http2_t *h2, int32_t id);
-/* The stream closed: free it (its bridge request is released). */
+/* The stream closed: free it (its bridge request is released); its
+ * memory and buffers are kept for the next stream, within a bound. */
 void am_http2_stream_destroy(am_http2_stream_t *s);
+/* Free the streams kept for reuse (the worker's last HTTP/2 connection
+ * closed). */
+void am_http2_stream_trim(void);
+/* How many streams are kept for reuse. */
+size_t am_http2_stream_kept(void);
 /* The app waits for body (waiting 1) or got some (0): the time that counts
  * for limits.body_min_rate. */
 void am_http2_stream_body_wait(am_http2_stream_t *s, int waiting);
