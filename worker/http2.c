@@ -625,6 +625,13 @@ h2_track(am_http2_t *h2, const uint8_t *p, size_t n)
             (uint32_t)h2->hd[0] << 16 | (uint32_t)h2->hd[1] << 8 | h2->hd[2];
         type = h2->hd[3];
         flags = h2->hd[4];
+        if (!h2->header_block &&
+            (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE) &&
+            (flags & NGHTTP2_FLAG_END_HEADERS) && h2->skip <= n) {
+            /* A whole block in this read (a request's HEADERS, as a
+             * rule): it never stays open, so no timer is armed for it. */
+            continue;
+        }
         if (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE) {
             if (!h2->header_block) {
                 /* timeouts.header_read runs from the first frame of the
