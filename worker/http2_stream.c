@@ -341,7 +341,8 @@ am_http2_stream_create(am_http2_t *h2, int32_t id)
     s->id = id;
     s->h2 = h2;
     s->method = s->path = s->scheme = s->authority = s->protocol = -1;
-    s->start_time = time(NULL);
+    /* The wall-clock start is for the access log line alone. */
+    s->start_time = am_log_access_enabled() ? time(NULL) : 0;
     s->start_msec = am_now_msec();
     s->body_timer.handler = h2_on_body_timeout;
     s->body_timer.data = s;
