@@ -262,6 +262,9 @@ h2_stream_alloc(void)
     }
     h2_stream_free_list = s->next;
     h2_stream_free_count--;
+    if (h2_stream_free_list != NULL) {
+        __builtin_prefetch(h2_stream_free_list, 1); /* the next pop's */
+    }
     head = s->head;
     nvbuf = s->nvbuf;
     fields = s->fields;
