@@ -137,6 +137,7 @@ h2_on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
     }
     s = am_http2_stream_create(h2, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
+    h2->hd_stream = s;
     if (frame->hd.stream_id > h2->max_opened) {
         h2->max_opened = frame->hd.stream_id;
     }
@@ -222,7 +223,12 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
         frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
         return 0; /* request trailers: ASGI has no place for them */
     }
-    s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    /* The stream whose block is being read, without a lookup per field
+     * (am_http2_stream_destroy() forgets it). */
+    s = ((am_http2_t *)user_data)->hd_stream;
+    if (s == NULL || s->id != frame->hd.stream_id) {
+        s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    }
     if (s == NULL || s->error_status) {
         return 0;
     }
@@ -238,12 +244,14 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
         s->fields = am_realloc(s->fields, s->fields_cap * sizeof(*f));
     }
     f = &s->fields[s->nfields];
+    am_buf_reserve(&s->head, namelen + valuelen);
     f->name_off = (uint32_t)s->head.len;
     f->name_len = (uint32_t)namelen;
-    am_buf_append(&s->head, name, namelen);
-    f->value_off = (uint32_t)s->head.len;
+    memcpy(s->head.data + s->head.len, name, namelen);
+    f->value_off = (uint32_t)(s->head.len + namelen);
     f->value_len = (uint32_t)valuelen;
-    am_buf_append(&s->head, value, valuelen);
+    memcpy(s->head.data + f->value_off, value, valuelen);
+    s->head.len += namelen + valuelen;
 
     /* nghttp2's messaging checks (RFC 9113 §8.2, §8.3) ran already. */
     if (namelen > 1 && name[0] == ':') {

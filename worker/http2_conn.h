@@ -100,6 +100,7 @@ struct am_http2_s {
     am_conn_t *c;
     nghttp2_session *session;
     am_http2_stream_t *streams;
+    am_http2_stream_t *hd_stream; /* the last opened: its fields arrive */
     size_t nstreams;
     int32_t max_opened; /* highest client stream id opened */
     int32_t recent[64]; /* recently opened ids, for late trailers */

@@ -381,6 +381,9 @@ am_http2_stream_destroy(am_http2_stream_t *s)
         am_asgi_request_release(s->req);
         s->req = NULL;
     }
+    if (h2->hd_stream == s) {
+        h2->hd_stream = NULL;
+    }
     if (s->prev) {
         s->prev->next = s->next;
     } else {
