@@ -106,20 +106,66 @@ static const char *const http_reasons[600] = {
     [505] = "HTTP Version Not Supported",
 };
 
+/* The token of each name by its length and first letter (no two share
+ * both): am_http_token_find() compares one candidate at most. Every
+ * name of am_http_tokens[] is here (tests/unit/worker/test_http.c); a
+ * clash would be a compile error (-Woverride-init, in -Wextra). */
+#define HTTP_NAME_MAX      17
+#define HTTP_I(len, c, id) [len][(c)&31] = AM_HTTP_TOKEN_##id
+static const unsigned char http_token_index[HTTP_NAME_MAX + 1][32] = {
+    HTTP_I(10, 'c', CONNECTION),        /* connection */
+    HTTP_I(14, 'c', CONTENT_LENGTH),    /* content-length */
+    HTTP_I(12, 'c', CONTENT_TYPE),      /* content-type */
+    HTTP_I(6, 'c', COOKIE),             /* cookie */
+    HTTP_I(4, 'd', DATE),               /* date */
+    HTTP_I(6, 'e', EXPECT),             /* expect */
+    HTTP_I(9, 'f', FORWARDED),          /* forwarded */
+    HTTP_I(4, 'h', HOST),               /* host */
+    HTTP_I(14, 'h', HTTP2_SETTINGS),    /* http2-settings */
+    HTTP_I(10, 'k', KEEP_ALIVE),        /* keep-alive */
+    HTTP_I(16, 'p', PROXY_CONNECTION),  /* proxy-connection */
+    HTTP_I(7, 'r', REFERER),            /* referer */
+    HTTP_I(6, 's', SERVER),             /* server */
+    HTTP_I(2, 't', TE),                 /* te */
+    HTTP_I(7, 't', TRAILER),            /* trailer */
+    HTTP_I(17, 't', TRANSFER_ENCODING), /* transfer-encoding */
+    HTTP_I(7, 'u', UPGRADE),            /* upgrade */
+    HTTP_I(10, 'u', USER_AGENT),        /* user-agent */
+    HTTP_I(15, 'x', X_FORWARDED_FOR),   /* x-forwarded-for */
+    HTTP_I(17, 'x', X_FORWARDED_PROTO), /* x-forwarded-proto */
+};
+
+/* An ASCII letter in lowercase, any other byte as it is. */
+static inline unsigned char
+http_lower(unsigned char c)
+{
+    return (unsigned)(c - 'A') < 26u ? (unsigned char)(c | 0x20) : c;
+}
+
 am_http_token_t
 am_http_token_find(const char *name, size_t len)
 {
-    int t;
+    const am_http_token_info_t *k;
+    unsigned t;
+    size_t i;
 
-    /* Few names, most requests carry a handful: a length check first
-     * keeps this to one or two compares per name. */
-    for (t = 1; t < AM_HTTP_TOKEN_COUNT; t++) {
-        if (am_http_tokens[t].len == len &&
-            strncasecmp(am_http_tokens[t].name, name, len) == 0) {
-            return (am_http_token_t)t;
+    if (len == 0 || len > HTTP_NAME_MAX) {
+        return AM_HTTP_TOKEN_OTHER;
+    }
+    t = http_token_index[len][(unsigned char)name[0] & 31];
+    if (t == AM_HTTP_TOKEN_OTHER) {
+        return AM_HTTP_TOKEN_OTHER;
+    }
+    k = &am_http_tokens[t];
+    if (memcmp(name, k->name, len) == 0) {
+        return (am_http_token_t)t; /* lowercase, as most names come */
+    }
+    for (i = 0; i < len; i++) {
+        if (http_lower((unsigned char)name[i]) != (unsigned char)k->name[i]) {
+            return AM_HTTP_TOKEN_OTHER;
         }
     }
-    return AM_HTTP_TOKEN_OTHER;
+    return (am_http_token_t)t;
 }
 
 int

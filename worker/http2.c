@@ -36,6 +36,7 @@ static const uint8_t h2_drain_ping[8] = {
 
 static nghttp2_session_callbacks *h2_callbacks;
 static nghttp2_option *h2_option;
+static size_t h2_conns; /* live sessions: none left, kept streams go */
 
 static void http2_on_read(am_conn_t *c, int eof);
 static void http2_on_drain(am_conn_t *c);
@@ -136,6 +137,7 @@ h2_on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
     }
     s = am_http2_stream_create(h2, frame->hd.stream_id);
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
+    h2->hd_stream = s;
     if (frame->hd.stream_id > h2->max_opened) {
         h2->max_opened = frame->hd.stream_id;
     }
@@ -221,7 +223,12 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
         frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
         return 0; /* request trailers: ASGI has no place for them */
     }
-    s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    /* The stream whose block is being read, without a lookup per field
+     * (am_http2_stream_destroy() forgets it). */
+    s = ((am_http2_t *)user_data)->hd_stream;
+    if (s == NULL || s->id != frame->hd.stream_id) {
+        s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    }
     if (s == NULL || s->error_status) {
         return 0;
     }
@@ -237,12 +244,14 @@ h2_on_header(nghttp2_session *session, const nghttp2_frame *frame,
         s->fields = am_realloc(s->fields, s->fields_cap * sizeof(*f));
     }
     f = &s->fields[s->nfields];
+    am_buf_reserve(&s->head, namelen + valuelen);
     f->name_off = (uint32_t)s->head.len;
     f->name_len = (uint32_t)namelen;
-    am_buf_append(&s->head, name, namelen);
-    f->value_off = (uint32_t)s->head.len;
+    memcpy(s->head.data + s->head.len, name, namelen);
+    f->value_off = (uint32_t)(s->head.len + namelen);
     f->value_len = (uint32_t)valuelen;
-    am_buf_append(&s->head, value, valuelen);
+    memcpy(s->head.data + f->value_off, value, valuelen);
+    s->head.len += namelen + valuelen;
 
     /* nghttp2's messaging checks (RFC 9113 §8.2, §8.3) ran already. */
     if (namelen > 1 && name[0] == ':') {
@@ -624,6 +633,13 @@ h2_track(am_http2_t *h2, const uint8_t *p, size_t n)
             (uint32_t)h2->hd[0] << 16 | (uint32_t)h2->hd[1] << 8 | h2->hd[2];
         type = h2->hd[3];
         flags = h2->hd[4];
+        if (!h2->header_block &&
+            (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE) &&
+            (flags & NGHTTP2_FLAG_END_HEADERS) && h2->skip <= n) {
+            /* A whole block in this read (a request's HEADERS, as a
+             * rule): it never stays open, so no timer is armed for it. */
+            continue;
+        }
         if (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE) {
             if (!h2->header_block) {
                 /* timeouts.header_read runs from the first frame of the
@@ -717,6 +733,9 @@ http2_on_close(am_conn_t *c)
     nghttp2_session_del(h2->session);
     free(h2);
     c->proto_data = NULL;
+    if (--h2_conns == 0) {
+        am_http2_stream_trim();
+    }
 }
 
 static void
@@ -830,6 +849,7 @@ http2_create(am_conn_t *c)
 static void
 http2_install(am_conn_t *c, am_http2_t *h2)
 {
+    h2_conns++;
     c->proto = &http2_proto;
     c->proto_data = h2;
     c->post.handler = http2_on_post;
@@ -898,9 +918,7 @@ am_http2_upgrade(am_conn_t *c, const uint8_t *settings, size_t len,
         am_conn_close(c);
         return AM_ERROR;
     }
-    /* Fields for the access log. */
-    s->fields = am_calloc(2, sizeof(*s->fields));
-    s->fields_cap = 2;
+    /* Fields for the access log (a new stream has room for 16). */
     s->fields[0].name_off = 0;
     s->fields[0].name_len = 7;
     am_buf_append(&s->head, ":method", 7);

@@ -100,6 +100,7 @@ struct am_http2_s {
     am_conn_t *c;
     nghttp2_session *session;
     am_http2_stream_t *streams;
+    am_http2_stream_t *hd_stream; /* the last opened: its fields arrive */
     size_t nstreams;
     int32_t max_opened; /* highest client stream id opened */
     int32_t recent[64]; /* recently opened ids, for late trailers */
@@ -136,8 +137,14 @@ void am_http2_stream_set_state(am_http2_stream_t *s,
 
 /* A client stream opened; the connection's idle timer stops. */
 am_http2_stream_t *am_http2_stream_create(am_http2_t *h2, int32_t id);
-/* The stream closed: free it (its bridge request is released). */
+/* The stream closed: free it (its bridge request is released); its
+ * memory and buffers are kept for the next stream, within a bound. */
 void am_http2_stream_destroy(am_http2_stream_t *s);
+/* Free the streams kept for reuse (the worker's last HTTP/2 connection
+ * closed). */
+void am_http2_stream_trim(void);
+/* How many streams are kept for reuse. */
+size_t am_http2_stream_kept(void);
 /* The app waits for body (waiting 1) or got some (0): the time that counts
  * for limits.body_min_rate. */
 void am_http2_stream_body_wait(am_http2_stream_t *s, int waiting);

@@ -20,6 +20,23 @@
 #include "worker/http2_conn.h"
 #include "worker/request.h"
 
+/* Streams end and begin by the thousand a second: a closed stream goes on
+ * a per-worker free list (the worker is single-threaded) with its head,
+ * field and response-name buffers, so the next stream takes all three
+ * without malloc. The list is bounded, and emptied when the worker's last
+ * HTTP/2 connection closes (am_http2_stream_trim()). A buffer that grew
+ * past its keep size is freed instead of kept. */
+#define H2_STREAM_FREE_MAX 1024
+#define H2_HEAD_FIRST      ((size_t)1024) /* a small request's head */
+#define H2_HEAD_KEEP       ((size_t)4096)
+#define H2_NVBUF_FIRST     ((size_t)512) /* a small response's fields */
+#define H2_NVBUF_KEEP      ((size_t)4096)
+#define H2_FIELDS_FIRST    16
+#define H2_FIELDS_KEEP     64
+
+static am_http2_stream_t *h2_stream_free_list;
+static size_t h2_stream_free_count;
+
 /* A stream the client stalls: RST_STREAM CANCEL (RFC 9113 §8.1), the app
  * sees http.disconnect, the other streams go on. */
 static void
@@ -206,15 +223,129 @@ am_http2_stream_discarded(am_http2_stream_t *s, size_t len)
     am_http2_schedule(h2);
 }
 
+/* A buffer of cap bytes for b, empty. */
+static void
+h2_stream_buf_first(am_buf_t *b, size_t cap)
+{
+    b->data = am_alloc(cap);
+    b->cap = cap;
+    b->pos = b->len = 0;
+}
+
+/* Keep b for the next stream if it is no larger than keep, else free it. */
+static void
+h2_stream_buf_keep(am_buf_t *b, size_t keep)
+{
+    if (b->data != NULL && b->cap <= keep) {
+        b->pos = b->len = 0;
+    } else {
+        am_buf_free(b);
+    }
+}
+
+/* A zeroed stream with buffers ready, from the free list if it can. */
+static am_http2_stream_t *
+h2_stream_alloc(void)
+{
+    am_http2_stream_t *s = h2_stream_free_list;
+    am_buf_t head, nvbuf;
+    am_field_t *fields;
+    size_t fields_cap;
+
+    if (s == NULL) {
+        s = am_calloc(1, sizeof(*s));
+        h2_stream_buf_first(&s->head, H2_HEAD_FIRST);
+        h2_stream_buf_first(&s->nvbuf, H2_NVBUF_FIRST);
+        s->fields = am_alloc(H2_FIELDS_FIRST * sizeof(*s->fields));
+        s->fields_cap = H2_FIELDS_FIRST;
+        return s;
+    }
+    h2_stream_free_list = s->next;
+    h2_stream_free_count--;
+    if (h2_stream_free_list != NULL) {
+        __builtin_prefetch(h2_stream_free_list, 1); /* the next pop's */
+    }
+    head = s->head;
+    nvbuf = s->nvbuf;
+    fields = s->fields;
+    fields_cap = s->fields_cap;
+    memset(s, 0, sizeof(*s));
+    s->head = head;
+    s->nvbuf = nvbuf;
+    s->fields = fields;
+    s->fields_cap = fields_cap;
+    if (s->head.data == NULL) {
+        h2_stream_buf_first(&s->head, H2_HEAD_FIRST);
+    }
+    if (s->nvbuf.data == NULL) {
+        h2_stream_buf_first(&s->nvbuf, H2_NVBUF_FIRST);
+    }
+    if (s->fields == NULL) {
+        s->fields = am_alloc(H2_FIELDS_FIRST * sizeof(*s->fields));
+        s->fields_cap = H2_FIELDS_FIRST;
+    }
+    return s;
+}
+
+/* s is done with: onto the free list with the buffers worth keeping. */
+static void
+h2_stream_release(am_http2_stream_t *s)
+{
+    am_bufq_free(&s->out);
+    free(s->head_nv);
+    s->head_nv = NULL;
+    free(s->trailers);
+    s->trailers = NULL;
+    if (h2_stream_free_count >= H2_STREAM_FREE_MAX) {
+        am_buf_free(&s->head);
+        am_buf_free(&s->nvbuf);
+        free(s->fields);
+        free(s);
+        return;
+    }
+    h2_stream_buf_keep(&s->head, H2_HEAD_KEEP);
+    h2_stream_buf_keep(&s->nvbuf, H2_NVBUF_KEEP);
+    if (s->fields_cap > H2_FIELDS_KEEP) {
+        free(s->fields);
+        s->fields = NULL;
+        s->fields_cap = 0;
+    }
+    s->next = h2_stream_free_list;
+    h2_stream_free_list = s;
+    h2_stream_free_count++;
+}
+
+void
+am_http2_stream_trim(void)
+{
+    am_http2_stream_t *s;
+
+    while ((s = h2_stream_free_list) != NULL) {
+        h2_stream_free_list = s->next;
+        am_buf_free(&s->head);
+        am_buf_free(&s->nvbuf);
+        free(s->fields);
+        free(s);
+    }
+    h2_stream_free_count = 0;
+}
+
+size_t
+am_http2_stream_kept(void)
+{
+    return h2_stream_free_count;
+}
+
 am_http2_stream_t *
 am_http2_stream_create(am_http2_t *h2, int32_t id)
 {
-    am_http2_stream_t *s = am_calloc(1, sizeof(*s));
+    am_http2_stream_t *s = h2_stream_alloc();
 
     s->id = id;
     s->h2 = h2;
     s->method = s->path = s->scheme = s->authority = s->protocol = -1;
-    s->start_time = time(NULL);
+    /* The wall-clock start is for the access log line alone. */
+    s->start_time = am_log_access_enabled() ? time(NULL) : 0;
     s->start_msec = am_now_msec();
     s->body_timer.handler = h2_on_body_timeout;
     s->body_timer.data = s;
@@ -250,6 +381,9 @@ am_http2_stream_destroy(am_http2_stream_t *s)
         am_asgi_request_release(s->req);
         s->req = NULL;
     }
+    if (h2->hd_stream == s) {
+        h2->hd_stream = NULL;
+    }
     if (s->prev) {
         s->prev->next = s->next;
     } else {
@@ -258,13 +392,7 @@ am_http2_stream_destroy(am_http2_stream_t *s)
     if (s->next) {
         s->next->prev = s->prev;
     }
-    am_buf_free(&s->head);
-    am_bufq_free(&s->out);
-    am_buf_free(&s->nvbuf);
-    free(s->fields);
-    free(s->head_nv);
-    free(s->trailers);
-    free(s);
+    h2_stream_release(s);
     h2->nstreams--;
     if (am_stats_self != NULL) {
         am_stats_self->streams--;

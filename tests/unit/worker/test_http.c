@@ -42,6 +42,13 @@ TEST(token_unknown_and_near_misses)
     ASSERT_EQ(am_http_token_find("hostile", 4), AM_HTTP_TOKEN_HOST);
     ASSERT_EQ(am_http_token_find("te", 2), AM_HTTP_TOKEN_TE);
     ASSERT_EQ(am_http_token_find("user_agent", 10), AM_HTTP_TOKEN_OTHER);
+    /* Case folds letters only: CR is not '-' (0x0d | 0x20 == '-'), '@'
+     * and '[' around the capitals are not letters. */
+    ASSERT_EQ(am_http_token_find("content\rlength", 14), AM_HTTP_TOKEN_OTHER);
+    ASSERT_EQ(am_http_token_find("user\ragent", 10), AM_HTTP_TOKEN_OTHER);
+    ASSERT_EQ(am_http_token_find("\x80ost", 4), AM_HTTP_TOKEN_OTHER);
+    ASSERT_EQ(am_http_token_find("Content-Type", 12),
+              AM_HTTP_TOKEN_CONTENT_TYPE);
 }
 
 /* RFC 9113 §8.2.2: the fields HTTP/2 never carries in a response. */

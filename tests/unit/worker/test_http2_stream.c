@@ -4,7 +4,8 @@
  * the last goes, and the protocol-neutral head is built from
  * pseudo-headers (RFC 9113 §8.3.1: :authority as Host, cookie crumbs
  * joined, a missing :method or target refused with 400). The bridge is a
- * fake, as in tests/fuzz/fuzz_http1.c.
+ * fake, as in tests/fuzz/fuzz_http1.c. Closed streams are reused with
+ * their buffers, as new.
  */
 
 #include <signal.h>
@@ -316,4 +317,63 @@ TEST(head_refusals)
     field(s, ":authority", "example.com:443");
     ASSERT_EQ(am_http2_stream_start(&h2, s), 0);
     ASSERT_STR_EQ(seen.path, "example.com:443");
+}
+
+TEST(closed_streams_are_reused_with_their_buffers)
+{
+    am_http2_stream_t *a, *b, *big[3];
+    char *head, *nvbuf;
+    am_field_t *fields;
+
+    setup();
+    am_http2_stream_trim();
+    ASSERT_EQ(am_http2_stream_kept(), 0);
+    a = am_http2_stream_create(&h2, 1);
+    ASSERT_TRUE(a->head.data != NULL && a->nvbuf.data != NULL);
+    ASSERT_TRUE(a->fields != NULL && a->fields_cap > 0);
+    am_buf_append(&a->head, ":path/x", 7);
+    a->nfields = 1;
+    a->status = 200;
+    a->logged = 1;
+    head = a->head.data;
+    nvbuf = a->nvbuf.data;
+    fields = a->fields;
+    am_http2_stream_destroy(a);
+    ASSERT_EQ(am_http2_stream_kept(), 1);
+
+    /* The next stream is the same memory, as new: nothing of the last. */
+    b = am_http2_stream_create(&h2, 3);
+    ASSERT_EQ(am_http2_stream_kept(), 0);
+    ASSERT_TRUE(b->head.data == head && b->nvbuf.data == nvbuf);
+    ASSERT_TRUE(b->fields == fields);
+    ASSERT_EQ(b->head.len, 0);
+    ASSERT_EQ(b->nfields, 0);
+    ASSERT_EQ(b->status, 0);
+    ASSERT_EQ(b->logged, 0);
+    ASSERT_EQ(b->id, 3);
+    ASSERT_EQ(b->method, -1);
+
+    /* A head that grew past what is kept is freed, the stream kept. */
+    for (int i = 0; i < 100; i++) {
+        am_buf_append(&b->head,
+                      "0123456789abcdefghijklmnopqrstuvwxyz01234567"
+                      "89abcdefghijklmnopqrstuvwxyz",
+                      64);
+    }
+    am_http2_stream_destroy(b);
+    ASSERT_EQ(am_http2_stream_kept(), 1);
+    a = am_http2_stream_create(&h2, 5);
+    ASSERT_TRUE(a->head.data != NULL && a->head.cap <= 4096);
+    ASSERT_EQ(a->head.len, 0);
+
+    /* Trim frees every kept stream. */
+    big[0] = a;
+    big[1] = am_http2_stream_create(&h2, 7);
+    big[2] = am_http2_stream_create(&h2, 9);
+    for (int i = 0; i < 3; i++) {
+        am_http2_stream_destroy(big[i]);
+    }
+    ASSERT_EQ(am_http2_stream_kept(), 3);
+    am_http2_stream_trim();
+    ASSERT_EQ(am_http2_stream_kept(), 0);
 }
