@@ -12,12 +12,14 @@ timing involved). Pending output now lives in recycled fixed-size chunks.
 SPDX-License-Identifier: BSD-2-Clause
 """
 
+import re
 import socket
 import ssl
 import threading
 
 from conftest import free_port
-from h2util import H2Conn, tls_listen
+from h2util import (ENABLE_PUSH, INITIAL_WINDOW_SIZE, H2Conn, tls_listen,
+                    window_update_frame)
 
 CLIENTS = 8
 WARMUP = 3
@@ -140,3 +142,86 @@ def test_tls_h1_large_responses_intact(server, tmp_path):
 
 def test_tls_h2_large_responses_intact(server, tmp_path):
     run_clients(tls_server(server, tmp_path, "h2"), h2_client, ROUNDS)
+
+
+def tls_client_socket(port, alpn, rcvbuf=16384):
+    """A TLS client socket that reports a missing close_notify as an error
+    (suppress_ragged_eofs=False) instead of a clean end."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", port))
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([alpn])
+    return ctx.wrap_socket(sock, suppress_ragged_eofs=False)
+
+
+def test_tls_close_notify_follows_every_sealed_record(server, tmp_path):
+    """Records are sealed ahead and written in batches (worker/tls.c); a
+    slow reader leaves some queued. The connection must end with all of
+    them, then close_notify: an EOF without it raises here."""
+    port = free_port()
+    server({"listen": [tls_listen(tmp_path, port)]})
+    n = 8 * 1024 * 1024
+    with tls_client_socket(port, "http/1.1") as sock:
+        sock.sendall(b"GET /big?n=%d HTTP/1.1\r\nHost: t\r\n"
+                     b"Connection: close\r\n\r\n" % n)
+        buf = bytearray()
+        while True:
+            d = sock.recv(4096)  # small reads: the server's writes are short
+            if not d:
+                break  # close_notify
+            buf += d
+    head, _, chunked = bytes(buf).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    body = bytearray()
+    while True:
+        size, _, chunked = chunked.partition(b"\r\n")
+        size = int(size, 16)
+        if size == 0:
+            break
+        body += chunked[:size]
+        chunked = chunked[size + 2:]
+    assert len(body) == n
+    assert body == bytes(range(256)) * (n // 256), "body damaged"
+
+
+def read_until_closed(sock):
+    """Read until the server ends the connection; False on a timeout."""
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except (OSError, ssl.SSLError):
+        pass  # reset, or EOF without close_notify: closed all the same
+    return True
+
+
+def test_tls_write_timeout_closes_a_client_that_does_not_read(server,
+                                                              tmp_path):
+    """Records sealed and queued behind a full socket still count as
+    unwritten output: timeouts.write ends the connection (HTTP/1.1) or the
+    stream (HTTP/2, whose windows the client opened wide)."""
+    port = free_port()
+    s = server({"listen": [tls_listen(tmp_path, port)],
+                "timeouts": {"write": "1s"}, "log": {"level": "info"}})
+    line = r"client timed out reading the response"
+    big = 64 * 1024 * 1024
+    for alpn in ("http/1.1", "h2"):
+        seen = len(re.findall(line, s.log_text()))
+        with tls_client_socket(port, alpn) as sock:
+            if alpn == "h2":
+                c = H2Conn(sock, timeout=30)
+                c.handshake({ENABLE_PUSH: 0, INITIAL_WINDOW_SIZE: 2**31 - 1})
+                c.send(window_update_frame(0, 2**31 - 1 - 65535))
+                c.request("GET", f"/big?n={big}")
+            else:
+                sock.sendall(b"GET /big?n=%d HTTP/1.1\r\nHost: t\r\n\r\n"
+                             % big)
+            # the write timeout (1 s) fires: wait for it, not for a sleep
+            s.wait_log(line, count=seen + 1, timeout=30)
+            if alpn == "http/1.1":
+                assert read_until_closed(sock)
