@@ -255,6 +255,22 @@ am_bufq_read(am_bufq_t *q, void *out, size_t n)
 }
 
 void
+am_bufq_move(am_bufq_t *dst, am_bufq_t *src, size_t n)
+{
+    am_bufq_chunk_t *k;
+    size_t take;
+
+    AM_ASSERT(n <= src->size);
+    while (n > 0) {
+        k = src->head;
+        take = am_min(k->len - k->pos, n);
+        am_bufq_append(dst, k->data + k->pos, take);
+        am_bufq_consume(src, take);
+        n -= take;
+    }
+}
+
+void
 am_bufq_free(am_bufq_t *q)
 {
     am_bufq_chunk_t *k, *next;

@@ -54,6 +54,8 @@ void am_bufq_consume(am_bufq_t *q, size_t n);
 size_t am_bufq_tail_room(const am_bufq_t *q);
 /* Copy up to n queued bytes to out and consume them; returns the count. */
 size_t am_bufq_read(am_bufq_t *q, void *out, size_t n);
+/* Move the first n bytes of src (n <= its size) to the end of dst. */
+void am_bufq_move(am_bufq_t *dst, am_bufq_t *src, size_t n);
 void am_bufq_free(am_bufq_t *q);
 
 #endif

@@ -296,6 +296,19 @@ am_conn_write_str(am_conn_t *c, const char *s)
     am_conn_write(c, s, strlen(s));
 }
 
+void
+am_conn_write_bufq(am_conn_t *c, am_bufq_t *q, size_t n)
+{
+    if (c->closed) {
+        am_bufq_consume(q, n);
+        return;
+    }
+    am_bufq_move(&c->wbuf, q, n);
+    if (n > 0) {
+        conn_mark_dirty(c);
+    }
+}
+
 static int
 conn_read(am_conn_t *c)
 {

@@ -60,21 +60,53 @@ am_http2_response_error(am_http2_stream_t *s, int status)
     am_http2_stream_log(s, status);
 }
 
+/* The body leaves by NGHTTP2_DATA_FLAG_NO_COPY: this callback only says
+ * how much the frame takes, and am_http2_response_send() moves that much
+ * from the stream's buffer to the connection's, behind the frame header:
+ * one copy of the body fewer than through nghttp2's frame buffer. Both run
+ * inside nghttp2_session_mem_send(), one right after the other. */
 ssize_t
 am_http2_response_read(nghttp2_session *session, int32_t stream_id,
                        uint8_t *buf, size_t length, uint32_t *data_flags,
                        nghttp2_data_source *source, void *user_data)
 {
     am_http2_stream_t *s = source->ptr;
-    size_t n = am_bufq_read(&s->out, buf, length);
+    size_t n = am_min(am_bufq_size(&s->out), length);
 
-    if (n > 0) {
-        if (am_bufq_size(&s->out) == 0) {
-            am_timer_del(&s->write_timer);
-        } else {
-            am_timer_add(&s->write_timer,
-                         am_ctx.conf->timeout_write); /* progress */
+    if (n == am_bufq_size(&s->out) && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->has_trailers && s->ntrailers > 0) {
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(session, stream_id, s->trailers,
+                                   s->ntrailers);
         }
+    } else if (n == 0) {
+        s->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (n > 0) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    }
+    return (ssize_t)n;
+}
+
+int
+am_http2_response_send(nghttp2_session *session, nghttp2_frame *frame,
+                       const uint8_t *framehd, size_t length,
+                       nghttp2_data_source *source, void *user_data)
+{
+    am_http2_stream_t *s = source->ptr;
+    am_conn_t *c = s->h2->c;
+
+    AM_ASSERT(frame->data.padlen == 0); /* we never pad */
+    AM_ASSERT(length <= am_bufq_size(&s->out));
+    am_conn_write(c, framehd, 9);
+    am_conn_write_bufq(c, &s->out, length);
+    if (am_bufq_size(&s->out) == 0) {
+        am_timer_del(&s->write_timer);
+    } else {
+        am_timer_add(&s->write_timer,
+                     am_ctx.conf->timeout_write); /* progress */
     }
     if (s->waiting && am_bufq_size(&s->out) < am_ctx.conf->limit_write_buffer) {
         s->waiting = 0;
@@ -82,20 +114,7 @@ am_http2_response_read(nghttp2_session *session, int32_t stream_id,
             am_asgi_request_writable(s->req);
         }
     }
-    if (am_bufq_size(&s->out) == 0 && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (s->has_trailers && s->ntrailers > 0) {
-            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            nghttp2_submit_trailer(session, stream_id, s->trailers,
-                                   s->ntrailers);
-        }
-        return (ssize_t)n;
-    }
-    if (n == 0) {
-        s->deferred = 1;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    return (ssize_t)n;
+    return 0;
 }
 
 /* Response side: called by the bridge with the app's events. */
