@@ -297,16 +297,18 @@ am_conn_write_str(am_conn_t *c, const char *s)
 }
 
 void
-am_conn_write_bufq(am_conn_t *c, am_bufq_t *q, size_t n)
+am_conn_write_bufq(am_conn_t *c, const void *hd, size_t hlen, am_bufq_t *q,
+                   size_t n)
 {
     if (c->closed) {
         am_bufq_consume(q, n);
         return;
     }
-    am_bufq_move(&c->wbuf, q, n);
-    if (n > 0) {
-        conn_mark_dirty(c);
+    if (!am_bufq_splice(&c->wbuf, q, n, hd, hlen)) {
+        am_bufq_append(&c->wbuf, hd, hlen);
+        am_bufq_move(&c->wbuf, q, n);
     }
+    conn_mark_dirty(c);
 }
 
 static int

@@ -99,8 +99,11 @@ void am_conn_update_events(am_conn_t *c);
 /* Queue output; it is written once per loop turn. */
 void am_conn_write(am_conn_t *c, const void *data, size_t len);
 void am_conn_write_str(am_conn_t *c, const char *s);
-/* Queue the first n bytes of q, taking them from q. */
-void am_conn_write_bufq(am_conn_t *c, am_bufq_t *q, size_t n);
+/* Queue hd (hlen bytes, a frame header), then the first n bytes of q,
+ * taken from q: without a copy when they are q's whole first chunk and
+ * the header fits before them (am_bufq_splice()). */
+void am_conn_write_bufq(am_conn_t *c, const void *hd, size_t hlen, am_bufq_t *q,
+                        size_t n);
 /* Bytes queued and not yet written (on TLS, sealed records included). */
 size_t am_conn_pending(const am_conn_t *c);
 

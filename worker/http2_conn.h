@@ -21,6 +21,10 @@
 #include "worker/asgi.h"
 #include "worker/conn.h"
 
+/* RFC 9113 §4.1: the frame header, kept free before each chunk of a
+ * stream's response body (am_bufq_append_framed()). */
+#define AM_HTTP2_FRAME_HEAD 9
+
 /* Where a stream's response is (RFC 9113 §5.1 seen from our side).
  * Forward only, through am_http2_stream_set_state():
  *   OPEN -> SEND_BODY -> SEND_FINAL

@@ -61,17 +61,21 @@ am_http2_response_error(am_http2_stream_t *s, int status)
 }
 
 /* The body leaves by NGHTTP2_DATA_FLAG_NO_COPY: this callback only says
- * how much the frame takes, and am_http2_response_send() moves that much
- * from the stream's buffer to the connection's, behind the frame header:
- * one copy of the body fewer than through nghttp2's frame buffer. Both run
- * inside nghttp2_session_mem_send(), one right after the other. */
+ * how much the frame takes, and am_http2_response_send() hands that much
+ * of the stream's buffer to the connection, behind the frame header. The
+ * stream's chunks keep 9 bytes free in front, so a frame that takes a
+ * whole chunk (16375 bytes: with its header, one full TLS record) moves
+ * without a copy; a frame cut short by a window is copied. Both callbacks
+ * run inside nghttp2_session_mem_send(), one right after the other. */
 ssize_t
 am_http2_response_read(nghttp2_session *session, int32_t stream_id,
                        uint8_t *buf, size_t length, uint32_t *data_flags,
                        nghttp2_data_source *source, void *user_data)
 {
     am_http2_stream_t *s = source->ptr;
-    size_t n = am_min(am_bufq_size(&s->out), length);
+    /* A frame ends where the first chunk does: it then leaves whole, its
+     * header written in the room before it (AM_HTTP2_FRAME_HEAD). */
+    size_t n = am_min(am_bufq_head_len(&s->out), length);
 
     if (n == am_bufq_size(&s->out) && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -100,8 +104,7 @@ am_http2_response_send(nghttp2_session *session, nghttp2_frame *frame,
 
     AM_ASSERT(frame->data.padlen == 0); /* we never pad */
     AM_ASSERT(length <= am_bufq_size(&s->out));
-    am_conn_write(c, framehd, 9);
-    am_conn_write_bufq(c, &s->out, length);
+    am_conn_write_bufq(c, framehd, 9, &s->out, length);
     if (am_bufq_size(&s->out) == 0) {
         am_timer_del(&s->write_timer);
     } else {
@@ -364,7 +367,7 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         if (am_bufq_size(&s->out) == 0) {
             am_timer_add(&s->write_timer, am_ctx.conf->timeout_write);
         }
-        am_bufq_append(&s->out, data, len);
+        am_bufq_append_framed(&s->out, data, len, AM_HTTP2_FRAME_HEAD);
     }
     s->resp_sent += len;
     if (!more) {

@@ -17,7 +17,9 @@ import socket
 import ssl
 import threading
 
-from conftest import free_port
+import pytest
+
+from conftest import APPS, free_port
 from h2util import (ENABLE_PUSH, INITIAL_WINDOW_SIZE, H2Conn, tls_listen,
                     window_update_frame)
 
@@ -225,3 +227,32 @@ def test_tls_write_timeout_closes_a_client_that_does_not_read(server,
             s.wait_log(line, count=seen + 1, timeout=30)
             if alpn == "http/1.1":
                 assert read_until_closed(sock)
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_h2_body_intact_across_windows_and_app_sends(server, tmp_path, tls):
+    """A DATA frame ends where a chunk of the stream's buffer does and then
+    leaves without a copy, its header written in the room kept before the
+    chunk; a frame cut short by the client's window is copied. Windows and
+    app sends that fall across chunks in every way keep the body intact."""
+    port = free_port()
+    listen = tls_listen(tmp_path, port) if tls else f"127.0.0.1:{port}"
+    server({"app": "h2_app:app", "chdir": str(APPS), "listen": [listen]})
+    n = 300007
+    for window, chunk in ((16383, 65536), (1000, 9999), (65535, 16375),
+                          (16376, 1), (40000, 16376)):
+        if tls:
+            sock = tls_client_socket(port, "h2", rcvbuf=1 << 20)
+        else:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        c = H2Conn(sock, timeout=30)
+        try:
+            c.handshake({ENABLE_PUSH: 0, INITIAL_WINDOW_SIZE: window})
+            r = c.get(f"/stream?n={n}&chunk={chunk}", timeout=60)
+            want = b"".join(bytes([65 + i % 26]) * min(chunk, n - off)
+                            for i, off in enumerate(range(0, n, chunk)))
+            assert r.status == 200
+            assert r.data == want, (window, chunk)
+            assert max(r.data_frames) <= min(window, 16384)
+        finally:
+            c.close()

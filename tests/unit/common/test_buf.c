@@ -98,3 +98,43 @@ TEST(move_takes_a_prefix_across_chunks_in_order)
     ASSERT_EQ(am_bufq_size(&dst), 0);
     am_bufq_free(&dst);
 }
+
+TEST(a_whole_framed_chunk_is_spliced_with_its_header)
+{
+    static char body[AM_BUFQ_CHUNK * 2];
+    static char out[AM_BUFQ_CHUNK];
+    am_bufq_t src = { 0 }, dst = { 0 };
+    size_t payload = AM_BUFQ_CHUNK - 9;
+    const void *first;
+    struct iovec iov[4];
+
+    memset(body, 'b', sizeof(body));
+    am_bufq_append_framed(&src, body, payload + 10, 9);
+    am_bufq_append_framed(&src, body, 20, 9); /* fills the second chunk */
+    ASSERT_EQ(am_bufq_size(&src), payload + 30);
+    ASSERT_EQ(am_bufq_head_len(&src), payload);
+    am_bufq_append(&dst, "x", 1);
+    first = src.head;
+    /* Not the whole chunk: refused, nothing moved. */
+    ASSERT_EQ(am_bufq_splice(&dst, &src, payload - 1, "HHHHHHHHH", 9), 0);
+    ASSERT_EQ(am_bufq_size(&src), payload + 30);
+    ASSERT_EQ(am_bufq_size(&dst), 1);
+    /* The whole chunk: it moves, the header in its room. */
+    ASSERT_EQ(am_bufq_splice(&dst, &src, payload, "HHHHHHHHH", 9), 1);
+    ASSERT_TRUE((const void *)dst.tail == first);
+    ASSERT_EQ(am_bufq_size(&dst), 1 + 9 + payload);
+    ASSERT_EQ(am_bufq_size(&src), 30);
+    ASSERT_EQ(am_bufq_iov(&dst, iov, 4), 2);
+    ASSERT_EQ(iov[1].iov_len, AM_BUFQ_CHUNK); /* one whole TLS record */
+    ASSERT_EQ(am_bufq_read(&dst, out, 10), 10);
+    ASSERT_TRUE(memcmp(out, "xHHHHHHHHH", 10) == 0);
+    /* A chunk read into leaves room before its rest: spliced too. */
+    am_bufq_consume(&src, 12);
+    ASSERT_EQ(am_bufq_splice(&dst, &src, 18, "hhhhhhhhh", 9), 1);
+    ASSERT_EQ(am_bufq_size(&src), 0);
+    ASSERT_TRUE(src.head == NULL && src.tail == NULL);
+    am_bufq_consume(&dst, payload);
+    ASSERT_EQ(am_bufq_read(&dst, out, sizeof(out)), 27);
+    ASSERT_TRUE(memcmp(out, "hhhhhhhhhbbbbbbbbbbbbbbbbbb", 27) == 0);
+    am_bufq_free(&dst);
+}
