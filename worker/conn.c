@@ -25,7 +25,8 @@
 #define CONN_WRITE_IOV   64 /* chunks per sendmsg(2): 1 MiB */
 #define CONN_DIRECT_MIN                                                        \
     ((size_t)32 * 1024) /* a write this large goes out at once */
-#define CONN_TLS_BATCH ((size_t)256 * 1024) /* records sealed per sendmsg */
+#define CONN_TLS_BATCH  ((size_t)256 * 1024) /* records sealed per sendmsg */
+#define CONN_SPLICE_MIN ((size_t)4096)       /* a chunk moved, not copied */
 
 size_t am_conn_count;
 
@@ -304,7 +305,9 @@ am_conn_write_bufq(am_conn_t *c, const void *hd, size_t hlen, am_bufq_t *q,
         am_bufq_consume(q, n);
         return;
     }
-    if (!am_bufq_splice(&c->wbuf, q, n, hd, hlen)) {
+    /* A small frame is copied: small frames of a turn then share a chunk,
+     * one TLS record (a chunk is sealed as one), not one each. */
+    if (n < CONN_SPLICE_MIN || !am_bufq_splice(&c->wbuf, q, n, hd, hlen)) {
         am_bufq_append(&c->wbuf, hd, hlen);
         am_bufq_move(&c->wbuf, q, n);
     }

@@ -100,8 +100,8 @@ void am_conn_update_events(am_conn_t *c);
 void am_conn_write(am_conn_t *c, const void *data, size_t len);
 void am_conn_write_str(am_conn_t *c, const char *s);
 /* Queue hd (hlen bytes, a frame header), then the first n bytes of q,
- * taken from q: without a copy when they are q's whole first chunk and
- * the header fits before them (am_bufq_splice()). */
+ * taken from q: without a copy when they are q's whole first chunk, at
+ * least 4 KiB, and the header fits before them (am_bufq_splice()). */
 void am_conn_write_bufq(am_conn_t *c, const void *hd, size_t hlen, am_bufq_t *q,
                         size_t n);
 /* Bytes queued and not yet written (on TLS, sealed records included). */

@@ -20,7 +20,8 @@ import threading
 import pytest
 
 from conftest import APPS, free_port
-from h2util import (ENABLE_PUSH, INITIAL_WINDOW_SIZE, H2Conn, tls_listen,
+from h2util import (ENABLE_PUSH, INITIAL_WINDOW_SIZE, ConnectionClosed,
+                    H2Conn, headers_frame, hpack_block, tls_listen,
                     window_update_frame)
 
 CLIENTS = 8
@@ -256,3 +257,90 @@ def test_h2_body_intact_across_windows_and_app_sends(server, tmp_path, tls):
             assert max(r.data_frames) <= min(window, 16384)
         finally:
             c.close()
+
+
+class RecordCountingTLS:
+    """A TLS client socket for H2Conn (an SSLObject over memory BIOs) that
+    counts the records the server sends after the handshake."""
+
+    def __init__(self, port, alpn):
+        self.raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols([alpn])
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.inc, self.out)
+        self.raw_in = b""
+        self.records = 0
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._push()
+                self._pull()
+        self._push()
+
+    def _push(self):
+        data = self.out.read()
+        if data:
+            self.raw.sendall(data)
+
+    def _pull(self):
+        data = self.raw.recv(65536)
+        if not data:
+            raise ConnectionClosed("closed by the server")
+        self.raw_in += data
+        while len(self.raw_in) >= 5:  # RFC 8446 §5.1 record headers
+            end = 5 + int.from_bytes(self.raw_in[3:5], "big")
+            if len(self.raw_in) < end:
+                break
+            self.records += 1
+            self.raw_in = self.raw_in[end:]
+        self.inc.write(data)
+
+    def sendall(self, data):
+        self.tls.write(data)
+        self._push()
+
+    def recv(self, n):
+        while True:
+            try:
+                return self.tls.read(n)
+            except ssl.SSLWantReadError:
+                self._pull()
+
+    def settimeout(self, t):
+        self.raw.settimeout(t)
+
+    def close(self):
+        self.raw.close()
+
+
+def test_tls_small_h2_responses_of_a_turn_share_records(server, tmp_path):
+    """Small responses produced together leave in few TLS records, not one
+    or two per response: a DATA frame of a few bytes is copied into the
+    connection's queue beside the others, and only a chunk of 4 KiB or
+    more is handed on whole (a queue chunk is sealed as one record)."""
+    port = free_port()
+    server({"app": "h2_app:app", "chdir": str(APPS),
+            "listen": [tls_listen(tmp_path, port)]})
+    sock = RecordCountingTLS(port, "h2")
+    c = H2Conn(sock, timeout=30)
+    try:
+        c.handshake()
+        c.get("/")  # settled: SETTINGS ACKs, session tickets
+        n = 32
+        sids = [c.alloc_stream() for _ in range(n)]
+        before = sock.records
+        # All requests in one record, so one read of the worker sees them.
+        c.send(b"".join(headers_frame(sid, hpack_block(c.request_headers()))
+                        for sid in sids))
+        for sid in sids:
+            r = c.read_response(sid, timeout=30)
+            assert r.status == 200
+        # Two records per response (HEADERS, DATA) before the fix.
+        assert sock.records - before <= n // 2, sock.records - before
+    finally:
+        c.close()
