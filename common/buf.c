@@ -255,6 +255,84 @@ am_bufq_read(am_bufq_t *q, void *out, size_t n)
 }
 
 void
+am_bufq_move(am_bufq_t *dst, am_bufq_t *src, size_t n)
+{
+    am_bufq_chunk_t *k;
+    size_t take;
+
+    AM_ASSERT(n <= src->size);
+    while (n > 0) {
+        k = src->head;
+        take = am_min(k->len - k->pos, n);
+        am_bufq_append(dst, k->data + k->pos, take);
+        am_bufq_consume(src, take);
+        n -= take;
+    }
+}
+
+void
+am_bufq_append_framed(am_bufq_t *q, const void *data, size_t n, size_t room)
+{
+    const char *p = data;
+    am_bufq_chunk_t *k;
+    size_t take;
+
+    AM_ASSERT(room < AM_BUFQ_CHUNK);
+    while (n > 0) {
+        k = q->tail;
+        if (k == NULL || k->len == AM_BUFQ_CHUNK) {
+            k = bufq_chunk_new();
+            k->pos = k->len = room;
+            if (q->tail != NULL) {
+                q->tail->next = k;
+            } else {
+                q->head = k;
+            }
+            q->tail = k;
+        }
+        take = am_min(AM_BUFQ_CHUNK - k->len, n);
+        memcpy(k->data + k->len, p, take);
+        k->len += take;
+        q->size += take;
+        p += take;
+        n -= take;
+    }
+}
+
+size_t
+am_bufq_head_len(const am_bufq_t *q)
+{
+    return q->head != NULL ? q->head->len - q->head->pos : 0;
+}
+
+int
+am_bufq_splice(am_bufq_t *dst, am_bufq_t *src, size_t n, const void *hd,
+               size_t hlen)
+{
+    am_bufq_chunk_t *k = src->head;
+
+    if (k == NULL || k->len - k->pos != n || k->pos < hlen) {
+        return 0;
+    }
+    src->head = k->next;
+    if (src->head == NULL) {
+        src->tail = NULL;
+    }
+    src->size -= n;
+    k->pos -= hlen;
+    memcpy(k->data + k->pos, hd, hlen);
+    k->next = NULL;
+    if (dst->tail != NULL) {
+        dst->tail->next = k;
+    } else {
+        dst->head = k;
+    }
+    dst->tail = k;
+    dst->size += n + hlen;
+    return 1;
+}
+
+void
 am_bufq_free(am_bufq_t *q)
 {
     am_bufq_chunk_t *k, *next;

@@ -54,6 +54,21 @@ void am_bufq_consume(am_bufq_t *q, size_t n);
 size_t am_bufq_tail_room(const am_bufq_t *q);
 /* Copy up to n queued bytes to out and consume them; returns the count. */
 size_t am_bufq_read(am_bufq_t *q, void *out, size_t n);
+/* Move the first n bytes of src (n <= its size) to the end of dst. */
+void am_bufq_move(am_bufq_t *dst, am_bufq_t *src, size_t n);
+
+/* Framed queues (an HTTP/2 stream's body): each chunk starts room bytes
+ * in, so a frame header fits before its bytes and the chunk can leave
+ * whole. am_bufq_append_framed() appends so; am_bufq_head_len() is how
+ * many bytes the first chunk holds (a frame never crosses chunks). */
+void am_bufq_append_framed(am_bufq_t *q, const void *data, size_t n,
+                           size_t room);
+size_t am_bufq_head_len(const am_bufq_t *q);
+/* If src's first chunk holds exactly n bytes with hlen bytes free before
+ * them: write hd there and move the chunk to the end of dst, no byte
+ * copied (returns 1). Otherwise nothing changes (returns 0). */
+int am_bufq_splice(am_bufq_t *dst, am_bufq_t *src, size_t n, const void *hd,
+                   size_t hlen);
 void am_bufq_free(am_bufq_t *q);
 
 #endif

@@ -25,6 +25,8 @@
 #define CONN_WRITE_IOV   64 /* chunks per sendmsg(2): 1 MiB */
 #define CONN_DIRECT_MIN                                                        \
     ((size_t)32 * 1024) /* a write this large goes out at once */
+#define CONN_TLS_BATCH  ((size_t)256 * 1024) /* records sealed per sendmsg */
+#define CONN_SPLICE_MIN ((size_t)4096)       /* a chunk moved, not copied */
 
 size_t am_conn_count;
 
@@ -42,6 +44,7 @@ static void conn_on_read_post(am_post_t *p);
 static void conn_do_read(am_conn_t *c);
 static size_t conn_write_direct(am_conn_t *c, const char *data, size_t len);
 static size_t conn_write_direct_tls(am_conn_t *c, const char *data, size_t len);
+static int conn_send_tls(am_conn_t *c, size_t *sent);
 
 am_conn_t *
 am_conn_create(int fd, am_listen_t *l)
@@ -154,12 +157,19 @@ am_conn_write(am_conn_t *c, const void *data, size_t len)
 
         data = (const char *)data + n;
         len -= n;
-        if (len == 0) {
-            return;
-        }
     }
-    am_bufq_append(&c->wbuf, data, len);
-    conn_mark_dirty(c);
+    if (len > 0) {
+        am_bufq_append(&c->wbuf, data, len);
+    }
+    if (am_conn_pending(c) > 0) {
+        conn_mark_dirty(c);
+    }
+}
+
+size_t
+am_conn_pending(const am_conn_t *c)
+{
+    return am_bufq_size(&c->wbuf) + (c->tls ? am_tls_pending(c->tls) : 0);
 }
 
 /* A large write (a response body) goes to the socket at once, behind what
@@ -205,46 +215,78 @@ conn_write_direct(am_conn_t *c, const char *data, size_t len)
     return (size_t)n - queued;
 }
 
-/* TLS: the queue is topped up to a whole record from data and written,
- * then data goes record by record straight to SSL_write(). A record that
- * meets EAGAIN is retried by the flush from the queue's first chunk, which
- * then holds the same bytes at the same length
- * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, worker/tls.c). */
+/* TLS: seal the queue a batch of records at a time and write each batch
+ * with one sendmsg(2). AM_OK: all written; AM_AGAIN: the socket is full
+ * (or the session must read first); AM_ERROR. *sent grows by the bytes
+ * written. */
+static int
+conn_send_tls(am_conn_t *c, size_t *sent)
+{
+    struct iovec iov;
+    uint32_t want = 0;
+    size_t n;
+    ssize_t k;
+    int rc, again = 0;
+
+    for (;;) {
+        while (!again && am_tls_pending(c->tls) < CONN_TLS_BATCH &&
+               am_bufq_size(&c->wbuf) > 0) {
+            am_bufq_iov(&c->wbuf, &iov, 1);
+            k = am_tls_seal(c->tls, iov.iov_base, iov.iov_len, &want);
+            if (k == AM_ERROR) {
+                return AM_ERROR;
+            }
+            if (k == AM_AGAIN) {
+                again = 1;
+                break;
+            }
+            am_bufq_consume(&c->wbuf, (size_t)k);
+        }
+        rc = am_tls_flush(c->tls, &n);
+        *sent += n;
+        if (rc != AM_OK) {
+            return rc;
+        }
+        if (am_bufq_size(&c->wbuf) == 0) {
+            return AM_OK;
+        }
+        if (again) {
+            return AM_AGAIN;
+        }
+    }
+}
+
+/* TLS: the queue is topped up to a whole record from data (no runt record
+ * for a chunk header) and sent, then data is sealed from the caller's
+ * bytes a batch at a time, each batch written with one sendmsg(2). What
+ * is sealed is taken: a full socket keeps the records for the flush, and
+ * sealing stops there; the caller queues the rest. */
 static size_t
 conn_write_direct_tls(am_conn_t *c, const char *data, size_t len)
 {
-    size_t done = 0, room;
+    size_t done = 0, room, sent = 0;
     uint32_t want = 0;
     ssize_t n;
+    int rc = AM_OK;
 
     if (am_bufq_size(&c->wbuf) > 0) {
         room = am_min(am_bufq_tail_room(&c->wbuf), len);
         am_bufq_append(&c->wbuf, data, room);
         done = room;
-        while (am_bufq_size(&c->wbuf) > 0) {
-            struct iovec iov;
-
-            am_bufq_iov(&c->wbuf, &iov, 1);
-            n = am_tls_send(c->tls, iov.iov_base, iov.iov_len, &want);
-            if (n < 0) {
-                return done;
-            }
-            if (am_stats_self != NULL) {
-                am_stats_self->bytes_out += (uint64_t)n;
-            }
-            am_bufq_consume(&c->wbuf, (size_t)n);
-        }
+        rc = conn_send_tls(c, &sent);
     }
-    while (done < len) {
-        n = am_tls_send(c->tls, data + done,
-                        am_min(len - done, (size_t)AM_BUFQ_CHUNK), &want);
+    while (rc == AM_OK && done < len) {
+        n = am_tls_seal(c->tls, data + done, am_min(len - done, CONN_TLS_BATCH),
+                        &want);
         if (n < 0) {
-            break;
-        }
-        if (am_stats_self != NULL) {
-            am_stats_self->bytes_out += (uint64_t)n;
+            break; /* the flush meets it again */
         }
         done += (size_t)n;
+        rc = am_tls_flush(c->tls, &room);
+        sent += room;
+    }
+    if (am_stats_self != NULL) {
+        am_stats_self->bytes_out += sent;
     }
     return done;
 }
@@ -253,6 +295,23 @@ void
 am_conn_write_str(am_conn_t *c, const char *s)
 {
     am_conn_write(c, s, strlen(s));
+}
+
+void
+am_conn_write_bufq(am_conn_t *c, const void *hd, size_t hlen, am_bufq_t *q,
+                   size_t n)
+{
+    if (c->closed) {
+        am_bufq_consume(q, n);
+        return;
+    }
+    /* A small frame is copied: small frames of a turn then share a chunk,
+     * one TLS record (a chunk is sealed as one), not one each. */
+    if (n < CONN_SPLICE_MIN || !am_bufq_splice(&c->wbuf, q, n, hd, hlen)) {
+        am_bufq_append(&c->wbuf, hd, hlen);
+        am_bufq_move(&c->wbuf, q, n);
+    }
+    conn_mark_dirty(c);
 }
 
 static int
@@ -387,31 +446,15 @@ conn_on_event(am_event_t *ev, uint32_t events)
     }
 }
 
-static void
-conn_flush(am_conn_t *c)
+/* Plaintext: the queue with sendmsg(2), up to 64 chunks a call. */
+static int
+conn_send(am_conn_t *c, size_t *sent)
 {
-    size_t before = am_bufq_size(&c->wbuf);
     struct iovec iov[CONN_WRITE_IOV];
     struct msghdr msg = { 0 };
     ssize_t n;
 
     while (am_bufq_size(&c->wbuf) > 0) {
-        if (c->tls != NULL) {
-            uint32_t want = 0;
-
-            /* One chunk per SSL_write: a chunk is one TLS record. */
-            am_bufq_iov(&c->wbuf, iov, 1);
-            n = am_tls_send(c->tls, iov[0].iov_base, iov[0].iov_len, &want);
-            if (n == AM_AGAIN) {
-                break;
-            }
-            if (n == AM_ERROR) {
-                am_conn_close(c);
-                return;
-            }
-            am_bufq_consume(&c->wbuf, (size_t)n);
-            continue;
-        }
         /* sendmsg(2), not writev(2): MSG_NOSIGNAL. */
         msg.msg_iov = iov;
         msg.msg_iovlen = (size_t)am_bufq_iov(&c->wbuf, iov, CONN_WRITE_IOV);
@@ -421,22 +464,35 @@ conn_flush(am_conn_t *c)
                 continue;
             }
             if (errno == EAGAIN) {
-                break;
+                return AM_AGAIN;
             }
             if (errno != EPIPE && errno != ECONNRESET) {
                 am_connlog(AM_LOG_INFO, errno, c->id, 0, "sendmsg() failed");
             }
-            am_conn_close(c);
-            return;
+            return AM_ERROR;
         }
         am_bufq_consume(&c->wbuf, (size_t)n);
+        *sent += (size_t)n;
     }
+    return AM_OK;
+}
 
-    if (am_bufq_size(&c->wbuf) > 0) {
-        if (am_stats_self != NULL) {
-            am_stats_self->bytes_out += before - am_bufq_size(&c->wbuf);
-        }
-        if (!c->write_blocked || am_bufq_size(&c->wbuf) < before) {
+static void
+conn_flush(am_conn_t *c)
+{
+    size_t before = am_conn_pending(c), sent = 0;
+    int rc;
+
+    rc = c->tls != NULL ? conn_send_tls(c, &sent) : conn_send(c, &sent);
+    if (am_stats_self != NULL) {
+        am_stats_self->bytes_out += sent;
+    }
+    if (rc == AM_ERROR) {
+        am_conn_close(c);
+        return;
+    }
+    if (rc == AM_AGAIN) {
+        if (!c->write_blocked || sent > 0) {
             am_timer_add(&c->write_timer, am_ctx.conf->timeout_write);
         }
         if (!c->write_blocked) {
@@ -446,9 +502,6 @@ conn_flush(am_conn_t *c)
         return;
     }
 
-    if (am_stats_self != NULL) {
-        am_stats_self->bytes_out += before - am_bufq_size(&c->wbuf);
-    }
     am_timer_del(&c->write_timer);
     if (c->write_blocked) {
         c->write_blocked = 0;
@@ -481,7 +534,7 @@ am_conn_close_after_flush(am_conn_t *c)
     }
     c->closing = 1;
     c->reading = 0;
-    if (am_bufq_size(&c->wbuf) == 0) {
+    if (am_conn_pending(c) == 0) {
         conn_linger(c);
     } else {
         am_conn_update_events(c);

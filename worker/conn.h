@@ -99,8 +99,13 @@ void am_conn_update_events(am_conn_t *c);
 /* Queue output; it is written once per loop turn. */
 void am_conn_write(am_conn_t *c, const void *data, size_t len);
 void am_conn_write_str(am_conn_t *c, const char *s);
-/* Bytes queued and not yet written. */
-#define am_conn_pending(c) am_bufq_size(&(c)->wbuf)
+/* Queue hd (hlen bytes, a frame header), then the first n bytes of q,
+ * taken from q: without a copy when they are q's whole first chunk, at
+ * least 4 KiB, and the header fits before them (am_bufq_splice()). */
+void am_conn_write_bufq(am_conn_t *c, const void *hd, size_t hlen, am_bufq_t *q,
+                        size_t n);
+/* Bytes queued and not yet written (on TLS, sealed records included). */
+size_t am_conn_pending(const am_conn_t *c);
 
 /* Start or stop reading the socket. */
 void am_conn_set_reading(am_conn_t *c, int on);

@@ -972,6 +972,8 @@ am_http2_init(am_conf_t *conf)
         h2_callbacks, h2_on_extension_chunk);
     nghttp2_session_callbacks_set_unpack_extension_callback(
         h2_callbacks, h2_unpack_extension);
+    nghttp2_session_callbacks_set_send_data_callback(h2_callbacks,
+                                                     am_http2_response_send);
     /* Unknown types reach on_begin_frame (the empty-frame budget). */
     for (int t = NGHTTP2_CONTINUATION + 1; t <= 0xff; t++) {
         nghttp2_option_set_user_recv_extension_type(h2_option, (uint8_t)t);

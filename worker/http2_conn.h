@@ -21,6 +21,10 @@
 #include "worker/asgi.h"
 #include "worker/conn.h"
 
+/* RFC 9113 §4.1: the frame header, kept free before each chunk of a
+ * stream's response body (am_bufq_append_framed()). */
+#define AM_HTTP2_FRAME_HEAD 9
+
 /* Where a stream's response is (RFC 9113 §5.1 seen from our side).
  * Forward only, through am_http2_stream_set_state():
  *   OPEN -> SEND_BODY -> SEND_FINAL
@@ -165,11 +169,16 @@ int am_http2_stream_start(am_http2_t *h2, am_http2_stream_t *s);
 extern const am_asgi_ops_t am_http2_response_ops;
 /* A response of our own (400, 413, 431, 500) on stream s. */
 void am_http2_response_error(am_http2_stream_t *s, int status);
-/* nghttp2's data source callback for response bodies. */
+/* nghttp2's data source callback for response bodies, and its
+ * send_data_callback, which writes a DATA frame's header and body to the
+ * connection (NGHTTP2_DATA_FLAG_NO_COPY). */
 ssize_t am_http2_response_read(nghttp2_session *session, int32_t stream_id,
                                uint8_t *buf, size_t length,
                                uint32_t *data_flags,
                                nghttp2_data_source *source, void *user_data);
+int am_http2_response_send(nghttp2_session *session, nghttp2_frame *frame,
+                           const uint8_t *framehd, size_t length,
+                           nghttp2_data_source *source, void *user_data);
 
 /* http2_ws.c: WebSocket over an HTTP/2 stream (RFC 8441). Declared here,
  * beside the other files of the HTTP/2 unit, so http2.c and http2_ws.c do

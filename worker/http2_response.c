@@ -60,21 +60,56 @@ am_http2_response_error(am_http2_stream_t *s, int status)
     am_http2_stream_log(s, status);
 }
 
+/* The body leaves by NGHTTP2_DATA_FLAG_NO_COPY: this callback only says
+ * how much the frame takes, and am_http2_response_send() hands that much
+ * of the stream's buffer to the connection, behind the frame header. The
+ * stream's chunks keep 9 bytes free in front, so a frame that takes a
+ * whole chunk (16375 bytes: with its header, one full TLS record) moves
+ * without a copy; a frame cut short by a window is copied. Both callbacks
+ * run inside nghttp2_session_mem_send(), one right after the other. */
 ssize_t
 am_http2_response_read(nghttp2_session *session, int32_t stream_id,
                        uint8_t *buf, size_t length, uint32_t *data_flags,
                        nghttp2_data_source *source, void *user_data)
 {
     am_http2_stream_t *s = source->ptr;
-    size_t n = am_bufq_read(&s->out, buf, length);
+    /* A frame ends where the first chunk does: it then leaves whole, its
+     * header written in the room before it (AM_HTTP2_FRAME_HEAD). */
+    size_t n = am_min(am_bufq_head_len(&s->out), length);
 
-    if (n > 0) {
-        if (am_bufq_size(&s->out) == 0) {
-            am_timer_del(&s->write_timer);
-        } else {
-            am_timer_add(&s->write_timer,
-                         am_ctx.conf->timeout_write); /* progress */
+    if (n == am_bufq_size(&s->out) && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->has_trailers && s->ntrailers > 0) {
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(session, stream_id, s->trailers,
+                                   s->ntrailers);
         }
+    } else if (n == 0) {
+        s->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (n > 0) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    }
+    return (ssize_t)n;
+}
+
+int
+am_http2_response_send(nghttp2_session *session, nghttp2_frame *frame,
+                       const uint8_t *framehd, size_t length,
+                       nghttp2_data_source *source, void *user_data)
+{
+    am_http2_stream_t *s = source->ptr;
+    am_conn_t *c = s->h2->c;
+
+    AM_ASSERT(frame->data.padlen == 0); /* we never pad */
+    AM_ASSERT(length <= am_bufq_size(&s->out));
+    am_conn_write_bufq(c, framehd, 9, &s->out, length);
+    if (am_bufq_size(&s->out) == 0) {
+        am_timer_del(&s->write_timer);
+    } else {
+        am_timer_add(&s->write_timer,
+                     am_ctx.conf->timeout_write); /* progress */
     }
     if (s->waiting && am_bufq_size(&s->out) < am_ctx.conf->limit_write_buffer) {
         s->waiting = 0;
@@ -82,20 +117,7 @@ am_http2_response_read(nghttp2_session *session, int32_t stream_id,
             am_asgi_request_writable(s->req);
         }
     }
-    if (am_bufq_size(&s->out) == 0 && s->state == AM_HTTP2_STREAM_SEND_FINAL) {
-        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (s->has_trailers && s->ntrailers > 0) {
-            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            nghttp2_submit_trailer(session, stream_id, s->trailers,
-                                   s->ntrailers);
-        }
-        return (ssize_t)n;
-    }
-    if (n == 0) {
-        s->deferred = 1;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    return (ssize_t)n;
+    return 0;
 }
 
 /* Response side: called by the bridge with the app's events. */
@@ -345,7 +367,7 @@ h2_resp_body(void *stream, const char *data, size_t len, int more)
         if (am_bufq_size(&s->out) == 0) {
             am_timer_add(&s->write_timer, am_ctx.conf->timeout_write);
         }
-        am_bufq_append(&s->out, data, len);
+        am_bufq_append_framed(&s->out, data, len, AM_HTTP2_FRAME_HEAD);
     }
     s->resp_sent += len;
     if (!more) {

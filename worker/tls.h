@@ -42,6 +42,23 @@ ssize_t am_tls_recv(am_tls_conn_t *t, void *buf, size_t len, uint32_t *want);
 ssize_t am_tls_send(am_tls_conn_t *t, const void *buf, size_t len,
                     uint32_t *want);
 
+/* Like am_tls_send(), but the records go to the connection's queue of
+ * sealed records instead of the socket: all of buf is taken (the rest of a
+ * chunk-sized partial write) unless the session must read first (AM_AGAIN
+ * with *want) or failed (AM_ERROR). Write the queue with am_tls_flush(). */
+ssize_t am_tls_seal(am_tls_conn_t *t, const void *buf, size_t len,
+                    uint32_t *want);
+
+/* Write the sealed records with sendmsg(2). AM_OK: the queue is empty;
+ * AM_AGAIN: the socket is full (wait for EPOLLOUT); AM_ERROR: the peer is
+ * gone (logged at info unless a reset). *sent: bytes written. While
+ * records wait, other writes of the session (alerts, close_notify) wait
+ * behind them: am_tls_send() and reads may then want EPOLLOUT. */
+int am_tls_flush(am_tls_conn_t *t, size_t *sent);
+
+/* Bytes of sealed records not yet written. */
+size_t am_tls_pending(const am_tls_conn_t *t);
+
 /* Send close_notify (best effort, non-blocking). */
 void am_tls_shutdown(am_tls_conn_t *t);
 

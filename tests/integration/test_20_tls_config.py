@@ -189,6 +189,29 @@ def test_https_scope_and_tls_extension(server, certs):
     assert isinstance(tls["cipher_suite"], int) and tls["cipher_suite"] > 0
 
 
+def test_tls13_prefers_aes_128_gcm_unless_configured(server, certs):
+    """Our default TLS 1.3 order puts TLS_AES_128_GCM_SHA256 first (OpenSSL
+    puts AES-256-GCM first); listen.tls.ciphersuites still decides."""
+    import socket
+    import ssl
+
+    from conftest import free_port
+
+    def negotiated(port):
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            with ctx.wrap_socket(s, server_hostname="localhost") as t:
+                return t.cipher()[0]
+
+    port = free_port()
+    server(tls_listener(port, certs))
+    assert negotiated(port) == "TLS_AES_128_GCM_SHA256"
+    port = free_port()
+    server(tls_listener(port, certs, ciphersuites="TLS_AES_256_GCM_SHA384"))
+    assert negotiated(port) == "TLS_AES_256_GCM_SHA384"
+
+
 def test_https_client_certificate(server, certs):
     import httpx
     from conftest import free_port

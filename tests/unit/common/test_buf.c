@@ -65,3 +65,76 @@ TEST(released_buffers_of_common_sizes_are_reused)
     am_buf_free(&a); /* already empty */
     ASSERT_TRUE(a.data == NULL);
 }
+
+TEST(move_takes_a_prefix_across_chunks_in_order)
+{
+    static char src_bytes[AM_BUFQ_CHUNK * 2 + 500];
+    static char out[sizeof(src_bytes) + 9];
+    am_bufq_t src = { 0 }, dst = { 0 };
+    size_t i;
+
+    for (i = 0; i < sizeof(src_bytes); i++) {
+        src_bytes[i] = (char)(i * 7);
+    }
+    am_bufq_append(&src, src_bytes, sizeof(src_bytes));
+    am_bufq_consume(&src, 100); /* the head chunk is partly read */
+    am_bufq_append(&dst, "framehead", 9);
+    /* A DATA frame's body: across the head chunk's end. */
+    am_bufq_move(&dst, &src, AM_BUFQ_CHUNK);
+    ASSERT_EQ(am_bufq_size(&dst), AM_BUFQ_CHUNK + 9);
+    ASSERT_EQ(am_bufq_size(&src), sizeof(src_bytes) - 100 - AM_BUFQ_CHUNK);
+    ASSERT_EQ(am_bufq_read(&dst, out, sizeof(out)), AM_BUFQ_CHUNK + 9);
+    ASSERT_TRUE(memcmp(out, "framehead", 9) == 0);
+    ASSERT_TRUE(memcmp(out + 9, src_bytes + 100, AM_BUFQ_CHUNK) == 0);
+    /* The rest, then nothing. */
+    am_bufq_move(&dst, &src, am_bufq_size(&src));
+    ASSERT_EQ(am_bufq_size(&src), 0);
+    ASSERT_TRUE(src.head == NULL && src.tail == NULL);
+    ASSERT_EQ(am_bufq_read(&dst, out, sizeof(out)),
+              sizeof(src_bytes) - 100 - AM_BUFQ_CHUNK);
+    ASSERT_TRUE(memcmp(out, src_bytes + 100 + AM_BUFQ_CHUNK,
+                       sizeof(src_bytes) - 100 - AM_BUFQ_CHUNK) == 0);
+    am_bufq_move(&dst, &src, 0);
+    ASSERT_EQ(am_bufq_size(&dst), 0);
+    am_bufq_free(&dst);
+}
+
+TEST(a_whole_framed_chunk_is_spliced_with_its_header)
+{
+    static char body[AM_BUFQ_CHUNK * 2];
+    static char out[AM_BUFQ_CHUNK];
+    am_bufq_t src = { 0 }, dst = { 0 };
+    size_t payload = AM_BUFQ_CHUNK - 9;
+    const void *first;
+    struct iovec iov[4];
+
+    memset(body, 'b', sizeof(body));
+    am_bufq_append_framed(&src, body, payload + 10, 9);
+    am_bufq_append_framed(&src, body, 20, 9); /* fills the second chunk */
+    ASSERT_EQ(am_bufq_size(&src), payload + 30);
+    ASSERT_EQ(am_bufq_head_len(&src), payload);
+    am_bufq_append(&dst, "x", 1);
+    first = src.head;
+    /* Not the whole chunk: refused, nothing moved. */
+    ASSERT_EQ(am_bufq_splice(&dst, &src, payload - 1, "HHHHHHHHH", 9), 0);
+    ASSERT_EQ(am_bufq_size(&src), payload + 30);
+    ASSERT_EQ(am_bufq_size(&dst), 1);
+    /* The whole chunk: it moves, the header in its room. */
+    ASSERT_EQ(am_bufq_splice(&dst, &src, payload, "HHHHHHHHH", 9), 1);
+    ASSERT_TRUE((const void *)dst.tail == first);
+    ASSERT_EQ(am_bufq_size(&dst), 1 + 9 + payload);
+    ASSERT_EQ(am_bufq_size(&src), 30);
+    ASSERT_EQ(am_bufq_iov(&dst, iov, 4), 2);
+    ASSERT_EQ(iov[1].iov_len, AM_BUFQ_CHUNK); /* one whole TLS record */
+    ASSERT_EQ(am_bufq_read(&dst, out, 10), 10);
+    ASSERT_TRUE(memcmp(out, "xHHHHHHHHH", 10) == 0);
+    /* A chunk read into leaves room before its rest: spliced too. */
+    am_bufq_consume(&src, 12);
+    ASSERT_EQ(am_bufq_splice(&dst, &src, 18, "hhhhhhhhh", 9), 1);
+    ASSERT_EQ(am_bufq_size(&src), 0);
+    ASSERT_TRUE(src.head == NULL && src.tail == NULL);
+    am_bufq_consume(&dst, payload);
+    ASSERT_EQ(am_bufq_read(&dst, out, sizeof(out)), 27);
+    ASSERT_TRUE(memcmp(out, "hhhhhhhhhbbbbbbbbbbbbbbbbbb", 27) == 0);
+    am_bufq_free(&dst);
+}
