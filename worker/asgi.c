@@ -554,6 +554,9 @@ am_asgi_init(am_conf_t *c)
         return AM_ERROR;
     }
     ((asgi_ready_t *)am_asgi_objs.ready_none)->value = NULL;
+    if (am_asgi_scope_init() == -1) {
+        return AM_ERROR;
+    }
     return AM_OK;
 }
 

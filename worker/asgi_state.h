@@ -113,5 +113,8 @@ void am_asgi_ws_keys_init(PyObject *(*intern)(const char *));
 
 /* asgi_scope.c: the http scope of head (new reference) or NULL. */
 PyObject *am_asgi_scope_build(const am_asgi_head_t *head);
+/* The scope's template and cached values, after the keys and objects of
+ * am_asgi_init(): 0 or -1 with a Python exception set. */
+int am_asgi_scope_init(void);
 
 #endif

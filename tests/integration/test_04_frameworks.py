@@ -171,6 +171,28 @@ def test_asyncio_create_task_and_current_task(aio):
     assert d["current_task"] is True
 
 
+def test_scope_fresh_after_an_app_mutated_it(aio):
+    # The scope is a copy of a per-worker template filled per request:
+    # what one app changes in it never reaches the next request.
+    with httpx.Client(timeout=10) as c:
+        first = c.get(f"{aio.url}/mutate-scope").json()
+        second = c.get(f"{aio.url}/mutate-scope?q=1",
+                       headers={"X-Test": "a"}).json()
+    for d in (first, second):
+        assert d["method"] == "GET"
+        assert d["scheme"] == "http"
+        assert d["http_version"] == "1.1"
+        assert d["root_path"] == ""
+        assert d["state"] == {}
+        assert d["extra"] is None
+        assert d["header_types"] == ["bytes"]
+        assert "x-stale" not in [n for n, _ in d["headers"]]
+    assert first["query_string"] == ""
+    assert second["query_string"] == "q=1"
+    assert ["x-test", "a"] in second["headers"]
+    assert ["host", f"127.0.0.1:{aio.port}"] in second["headers"]
+
+
 def test_asyncio_timer(aio):
     d = httpx.get(f"{aio.url}/timer", timeout=10).json()
     assert d["value"] == "fired"

@@ -28,6 +28,30 @@ async def app(scope, receive, send):
                 return
     path = scope["path"]
 
+    if path == "/mutate-scope":
+        # What the app got, then vandalise it: the next request must not
+        # see any of this (asgiref www.rst: a fresh scope per request).
+        got = {"method": scope["method"], "scheme": scope["scheme"],
+               "http_version": scope["http_version"],
+               "query_string": scope["query_string"].decode(),
+               "root_path": scope["root_path"],
+               "headers": [[n.decode(), v.decode()]
+                           for n, v in scope["headers"]],
+               "header_types": sorted({type(x).__name__
+                                       for h in scope["headers"]
+                                       for x in h}),
+               "client": list(scope["client"]),
+               "state": dict(scope["state"]),
+               "extra": scope.get("extra")}
+        scope["method"] = "BREW"
+        scope["scheme"] = "coffee"
+        scope["query_string"] = b"stale"
+        scope["headers"].append((b"x-stale", b"1"))
+        scope["state"]["stale"] = True
+        scope["extra"] = "stale"
+        del scope["root_path"]
+        return await respond(send, got)
+
     if path == "/task":
         async def child(x):
             await asyncio.sleep(0.01)
