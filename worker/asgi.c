@@ -100,6 +100,16 @@ asgi_ready_send(asgi_ready_t *r, PyObject *arg)
     return asgi_ready_next(r);
 }
 
+/* await in a coroutine (the SEND opcode, PyIter_Send()): the value with
+ * no StopIteration to create and catch. */
+static PySendResult
+asgi_ready_am_send(asgi_ready_t *r, PyObject *arg, PyObject **result)
+{
+    *result = r->value != NULL ? r->value : Py_None;
+    Py_INCREF(*result);
+    return PYGEN_RETURN;
+}
+
 static PyObject *
 asgi_ready_throw(asgi_ready_t *r, PyObject *args)
 {
@@ -131,6 +141,7 @@ static PyMethodDef asgi_ready_methods[] = {
 
 static PyAsyncMethods asgi_ready_async = {
     .am_await = asgi_ready_await,
+    .am_send = (sendfunc)asgi_ready_am_send,
 };
 
 static PyTypeObject asgi_ready_type = {
@@ -339,8 +350,10 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
     r->close_reason = NULL;
     r->coro = NULL;
     r->next = NULL;
-    r->chunks = PyList_New(0);
-    if (r->chunks == NULL) {
+    /* A WebSocket session queues messages; a request's body list is
+     * made with its first chunk (am_asgi_request_body()). */
+    r->chunks = r->websocket ? PyList_New(0) : NULL;
+    if (r->websocket && r->chunks == NULL) {
         Py_DECREF(scope);
         Py_DECREF(r);
         goto error;
@@ -567,6 +580,11 @@ am_asgi_request_body(am_asgi_request_t *r, const char *data, size_t len,
         return;
     }
     if (len > 0) {
+        if (r->chunks == NULL && (r->chunks = PyList_New(0)) == NULL) {
+            PyErr_Print();
+            am_asgi_request_disconnect(r);
+            return;
+        }
         chunk = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
         if (chunk == NULL || PyList_Append(r->chunks, chunk) == -1) {
             Py_XDECREF(chunk);

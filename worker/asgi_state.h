@@ -17,7 +17,8 @@ struct am_asgi_request_s {
     const am_asgi_ops_t *ops;
     uint64_t conn_id;
     uint32_t stream_id;
-    PyObject *chunks;         /* owned: list of bytes not yet received */
+    PyObject *chunks; /* owned: list of bytes not yet received (NULL: none
+                         yet), of messages for a WebSocket session */
     PyObject *receive_waiter; /* owned future or NULL */
     PyObject *send_waiter;    /* owned future or NULL */
     size_t buffered;
