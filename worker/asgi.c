@@ -100,8 +100,9 @@ asgi_ready_send(asgi_ready_t *r, PyObject *arg)
     return asgi_ready_next(r);
 }
 
-/* await in a coroutine (the SEND opcode, PyIter_Send()): the value with
- * no StopIteration to create and catch. */
+#if PY_VERSION_HEX >= 0x030A0000
+/* await in a coroutine (the SEND opcode, PyIter_Send(), Python 3.10 and
+ * later): the value with no StopIteration to create and catch. */
 static PySendResult
 asgi_ready_am_send(asgi_ready_t *r, PyObject *arg, PyObject **result)
 {
@@ -109,6 +110,7 @@ asgi_ready_am_send(asgi_ready_t *r, PyObject *arg, PyObject **result)
     Py_INCREF(*result);
     return PYGEN_RETURN;
 }
+#endif
 
 static PyObject *
 asgi_ready_throw(asgi_ready_t *r, PyObject *args)
@@ -141,7 +143,9 @@ static PyMethodDef asgi_ready_methods[] = {
 
 static PyAsyncMethods asgi_ready_async = {
     .am_await = asgi_ready_await,
+#if PY_VERSION_HEX >= 0x030A0000
     .am_send = (sendfunc)asgi_ready_am_send,
+#endif
 };
 
 static PyTypeObject asgi_ready_type = {
