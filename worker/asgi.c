@@ -407,7 +407,8 @@ asgi_capture_call_soon(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
             break;
         }
     }
-    if (start_step == NULL && nargs == 1 && i == nkw) {
+    /* Task() passes its step and context=; anything else is not ours. */
+    if (start_step == NULL && nargs == 1 && i == nkw && ctx != NULL) {
         Py_INCREF(args[0]);
         start_step = args[0];
         Py_XINCREF(ctx);
@@ -457,6 +458,9 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
 {
     PyObject *task, *args[3], *factory;
     PyObject *exc_type, *exc, *tb;
+#if PY_VERSION_HEX >= 0x030A0000
+    int gc;
+#endif
 
     factory = PyDict_GetItemWithError(am_asgi_objs.loop_dict,
                                       am_asgi_objs.task_factory_key);
@@ -477,9 +481,19 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
     args[0] = coro;
     args[1] = am_asgi_objs.loop;
     args[2] = asgi_task_name(r);
+#if PY_VERSION_HEX >= 0x030A0000
+    /* No collection in Task(): a finalizer calling loop.call_soon() would
+     * meet the capture. */
+    gc = PyGC_Disable();
+#endif
     task = args[2] == NULL ? NULL
                            : PyObject_Vectorcall(am_asgi_objs.task_type, args,
                                                  1, am_asgi_objs.loop_kwnames);
+#if PY_VERSION_HEX >= 0x030A0000
+    if (gc) {
+        PyGC_Enable();
+    }
+#endif
     Py_XDECREF(args[2]);
     PyErr_Fetch(&exc_type, &exc, &tb);
     if (PyDict_DelItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) ==
