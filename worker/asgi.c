@@ -2,11 +2,13 @@
  * am_asgi_request_t per request of any protocol: the scope is built in C
  * (asgi_scope.c), the app runs as an asyncio task (runtime.run_request)
  * and its send() events (asgi_http.c) become calls of the protocol's
- * am_asgi_ops_t. This file holds the request object, its life and the
- * bridge's set-up. receive() and a
- * send() that need not wait return an already-completed awaitable; only a
- * receive() with no body buffered, or a send() above the output high-water
- * mark, waits on an asyncio future.
+ * am_asgi_ops_t. The task's first step is taken at once from the loop's
+ * select() (am_asgi_start_pending()), as CPython 3.12's eager tasks do:
+ * a hello-world app completes in it, with no loop turn or handle. This
+ * file holds the request object, its life and the bridge's set-up.
+ * receive() and a send() that need not wait return an already-completed
+ * awaitable; only a receive() with no body buffered, or a send() above the
+ * output high-water mark, waits on an asyncio future.
  */
 
 #include <Python.h>
@@ -34,6 +36,11 @@ am_asgi_objs_t am_asgi_objs;
 
 static PyTypeObject asgi_request_type;
 static PyTypeObject asgi_ready_type;
+
+/* Requests whose task takes its first step in am_asgi_start_pending(). */
+static am_asgi_request_t *start_head, **start_tail = &start_head;
+/* What asgi_capture_call_soon() took: the task's step and its context. */
+static PyObject *start_step, *start_ctx;
 
 /* The done awaitable. */
 
@@ -93,6 +100,18 @@ asgi_ready_send(asgi_ready_t *r, PyObject *arg)
     return asgi_ready_next(r);
 }
 
+#if PY_VERSION_HEX >= 0x030A0000
+/* await in a coroutine (the SEND opcode, PyIter_Send(), Python 3.10 and
+ * later): the value with no StopIteration to create and catch. */
+static PySendResult
+asgi_ready_am_send(asgi_ready_t *r, PyObject *arg, PyObject **result)
+{
+    *result = r->value != NULL ? r->value : Py_None;
+    Py_INCREF(*result);
+    return PYGEN_RETURN;
+}
+#endif
+
 static PyObject *
 asgi_ready_throw(asgi_ready_t *r, PyObject *args)
 {
@@ -124,6 +143,9 @@ static PyMethodDef asgi_ready_methods[] = {
 
 static PyAsyncMethods asgi_ready_async = {
     .am_await = asgi_ready_await,
+#if PY_VERSION_HEX >= 0x030A0000
+    .am_send = (sendfunc)asgi_ready_am_send,
+#endif
 };
 
 static PyTypeObject asgi_ready_type = {
@@ -256,6 +278,7 @@ asgi_request_dealloc(am_asgi_request_t *r)
     Py_CLEAR(r->receive_waiter);
     Py_CLEAR(r->send_waiter);
     Py_CLEAR(r->close_reason);
+    Py_CLEAR(r->coro);
     PyObject_Free(r);
 }
 
@@ -304,7 +327,6 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
                       void *stream, uint64_t conn_id, uint32_t stream_id)
 {
     am_asgi_request_t *r;
-    PyObject *coro, *task;
 
     if (scope == NULL) {
         goto error;
@@ -330,28 +352,32 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
     r->ws_ops = ws_ops;
     r->close_code = 1006; /* RFC 6455 §7.1.5: no close frame (yet) */
     r->close_reason = NULL;
-    r->chunks = PyList_New(0);
-    if (r->chunks == NULL) {
+    r->coro = NULL;
+    r->next = NULL;
+    /* A WebSocket session queues messages; a request's body list is
+     * made with its first chunk (am_asgi_request_body()). */
+    r->chunks = r->websocket ? PyList_New(0) : NULL;
+    if (r->websocket && r->chunks == NULL) {
         Py_DECREF(scope);
         Py_DECREF(r);
         goto error;
     }
 
-    coro = PyObject_CallFunctionObjArgs(
+    /* Calling the coroutine function runs none of the app yet. */
+    r->coro = PyObject_CallFunctionObjArgs(
         am_asgi_objs.run_request, am_asgi_objs.app, scope, (PyObject *)r, NULL);
     Py_DECREF(scope);
-    if (coro == NULL) {
+    if (r->coro == NULL) {
         Py_DECREF(r);
         goto error;
     }
-    task = PyObject_CallOneArg(am_asgi_objs.create_task, coro);
-    Py_DECREF(coro);
-    if (task == NULL) {
-        Py_DECREF(r);
-        goto error;
-    }
-    /* The loop keeps a reference to scheduled tasks. */
-    Py_DECREF(task);
+    /* The first step runs when the server's poll is over
+     * (am_asgi_start_pending()): never inside the protocol's call, which
+     * has not stored r yet, nor inside its posted work. */
+    Py_INCREF(r); /* the list's */
+    *start_tail = r;
+    start_tail = &r->next;
+    /* Created by posted work, the poll's wait must not block. */
     am_event_wake_python();
     am_asgi_running++;
     return r; /* the protocol's reference */
@@ -361,6 +387,204 @@ error:
                "cannot start the app task");
     PyErr_Print();
     return NULL;
+}
+
+/* loop.call_soon() while asgi_task_create() builds a task: the task's
+ * first step is taken, not scheduled. Anything else goes to the loop. */
+static PyObject *
+asgi_capture_call_soon(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames)
+{
+    PyObject *ctx = NULL;
+    Py_ssize_t i, nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+
+    for (i = 0; i < nkw; i++) {
+        if (PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) &&
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i),
+                                             "context") == 0) {
+            ctx = args[nargs + i];
+        } else {
+            break;
+        }
+    }
+    /* Task() passes its step and context=; anything else is not ours. */
+    if (start_step == NULL && nargs == 1 && i == nkw && ctx != NULL) {
+        Py_INCREF(args[0]);
+        start_step = args[0];
+        Py_XINCREF(ctx);
+        start_ctx = ctx == Py_None ? NULL : ctx;
+        if (ctx == Py_None) {
+            Py_DECREF(ctx);
+        }
+        Py_RETURN_NONE;
+    }
+    return PyObject_Vectorcall(am_asgi_objs.call_soon, args, (size_t)nargs,
+                               kwnames);
+}
+
+static PyMethodDef asgi_capture_def = {
+    "call_soon", (PyCFunction)(void (*)(void))asgi_capture_call_soon,
+    METH_FASTCALL | METH_KEYWORDS, NULL
+};
+
+/* The task's name, "request <conn>:<stream>" (the error log's prefix);
+ * asyncio's own "Task-<n>" costs a PyUnicode_FromFormat() per task. */
+static PyObject *
+asgi_task_name(am_asgi_request_t *r)
+{
+    char buf[64], *p = buf + sizeof(buf);
+    uint64_t v = r->stream_id;
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        do {
+            *--p = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        if (pass == 0) {
+            *--p = ':';
+            v = r->conn_id;
+        }
+    }
+    p -= 8;
+    memcpy(p, "request ", 8);
+    return PyUnicode_FromStringAndSize(p, buf + sizeof(buf) - p);
+}
+
+/* An asyncio task for coro whose first step, if taken, is in start_step
+ * and start_ctx (the task's context). New reference or NULL. */
+static PyObject *
+asgi_task_create(am_asgi_request_t *r, PyObject *coro)
+{
+    PyObject *task, *args[3], *factory;
+    PyObject *exc_type, *exc, *tb;
+#if PY_VERSION_HEX >= 0x030A0000
+    int gc;
+#endif
+
+    factory = PyDict_GetItemWithError(am_asgi_objs.loop_dict,
+                                      am_asgi_objs.task_factory_key);
+    if ((factory != NULL && factory != Py_None) || PyErr_Occurred() ||
+        PyDict_Contains(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) !=
+            0) {
+        /* A task factory of the app's, or call_soon replaced: the plain
+         * way, the task scheduled. */
+        PyErr_Clear();
+        return PyObject_CallOneArg(am_asgi_objs.create_task, coro);
+    }
+    if (PyDict_SetItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key,
+                       am_asgi_objs.capture) == -1) {
+        return NULL;
+    }
+    /* asyncio.Task(coro, loop=loop, name=...), as loop.create_task()
+     * does. */
+    args[0] = coro;
+    args[1] = am_asgi_objs.loop;
+    args[2] = asgi_task_name(r);
+#if PY_VERSION_HEX >= 0x030A0000
+    /* No collection in Task(): a finalizer calling loop.call_soon() would
+     * meet the capture. */
+    gc = PyGC_Disable();
+#endif
+    task = args[2] == NULL ? NULL
+                           : PyObject_Vectorcall(am_asgi_objs.task_type, args,
+                                                 1, am_asgi_objs.loop_kwnames);
+#if PY_VERSION_HEX >= 0x030A0000
+    if (gc) {
+        PyGC_Enable();
+    }
+#endif
+    Py_XDECREF(args[2]);
+    PyErr_Fetch(&exc_type, &exc, &tb);
+    if (PyDict_DelItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) ==
+        -1) {
+        PyErr_WriteUnraisable(am_asgi_objs.loop);
+    }
+    PyErr_Restore(exc_type, exc, tb);
+    return task;
+}
+
+/* The first step of one app task, now, in the task's context: what the
+ * loop would do with the handle of call_soon(), minus the handle and the
+ * turn (CPython 3.12's eager tasks, asyncio.eager_task_factory). The task
+ * is the current one during the step, as in any task step. */
+static int
+asgi_request_first_step(am_asgi_request_t *r)
+{
+    PyObject *coro = r->coro, *task, *step, *ctx, *res;
+    int rc = 0;
+
+    r->coro = NULL;
+    task = asgi_task_create(r, coro);
+    Py_DECREF(coro);
+    if (task == NULL) {
+        Py_CLEAR(start_step);
+        Py_CLEAR(start_ctx);
+        am_connlog(AM_LOG_ALERT, 0, r->conn_id, r->stream_id,
+                   "cannot start the app task");
+        PyErr_Print();
+        /* The app never ran: end it as if it raised at once. */
+        asgi_request_ended(r, 1);
+        return 0;
+    }
+    step = start_step;
+    ctx = start_ctx;
+    start_step = start_ctx = NULL;
+    if (step == NULL) {
+        /* Scheduled instead: the loop runs it this turn. */
+        Py_DECREF(task);
+        return 0;
+    }
+    if (ctx == NULL) {
+        ctx = PyContext_CopyCurrent();
+    }
+    if (ctx == NULL || PyContext_Enter(ctx) == -1) {
+        res = NULL;
+    } else {
+        res = PyObject_CallNoArgs(step);
+        if (PyContext_Exit(ctx) == -1 && res != NULL) {
+            Py_CLEAR(res);
+        }
+    }
+    if (res == NULL) {
+        /* run_request() catches all but what stops the loop. */
+        if (PyErr_ExceptionMatches(PyExc_SystemExit) ||
+            PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            rc = -1;
+        } else {
+            am_connlog(AM_LOG_ALERT, 0, r->conn_id, r->stream_id,
+                       "the first step of the app task failed");
+            PyErr_Print();
+        }
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(ctx);
+    Py_DECREF(step);
+    Py_DECREF(task);
+    return rc;
+}
+
+int
+am_asgi_start_pending(void)
+{
+    am_asgi_request_t *r;
+    int n = 0, rc;
+
+    while (start_head != NULL) {
+        r = start_head;
+        start_head = r->next;
+        if (start_head == NULL) {
+            start_tail = &start_head;
+        }
+        r->next = NULL;
+        rc = asgi_request_first_step(r);
+        Py_DECREF(r);
+        if (rc == -1) {
+            return -1; /* the others wait for the next turn, if any */
+        }
+        n++;
+    }
+    return n;
 }
 
 void
@@ -374,6 +598,11 @@ am_asgi_request_body(am_asgi_request_t *r, const char *data, size_t len,
         return;
     }
     if (len > 0) {
+        if (r->chunks == NULL && (r->chunks = PyList_New(0)) == NULL) {
+            PyErr_Print();
+            am_asgi_request_disconnect(r);
+            return;
+        }
         chunk = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
         if (chunk == NULL || PyList_Append(r->chunks, chunk) == -1) {
             Py_XDECREF(chunk);
@@ -554,12 +783,17 @@ am_asgi_init(am_conf_t *c)
         return AM_ERROR;
     }
     ((asgi_ready_t *)am_asgi_objs.ready_none)->value = NULL;
+    if (am_asgi_scope_init() == -1) {
+        return AM_ERROR;
+    }
     return AM_OK;
 }
 
 int
 am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
 {
+    PyObject *asyncio;
+
     am_asgi_objs.app = app;
     Py_INCREF(app);
     am_asgi_objs.state = state;
@@ -571,6 +805,24 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
         PyObject_GetAttrString(runtime, "ClientDisconnected");
     am_asgi_objs.create_task = PyObject_GetAttrString(loop, "create_task");
     am_asgi_objs.create_future = PyObject_GetAttrString(loop, "create_future");
+    am_asgi_objs.call_soon = PyObject_GetAttrString(loop, "call_soon");
+    am_asgi_objs.loop = loop;
+    Py_INCREF(loop);
+    am_asgi_objs.loop_dict = PyObject_GenericGetDict(loop, NULL);
+    asyncio = PyImport_ImportModule("asyncio");
+    am_asgi_objs.task_type =
+        asyncio ? PyObject_GetAttrString(asyncio, "Task") : NULL;
+    Py_XDECREF(asyncio);
+    am_asgi_objs.call_soon_key = PyUnicode_InternFromString("call_soon");
+    am_asgi_objs.task_factory_key = PyUnicode_InternFromString("_task_factory");
+    am_asgi_objs.loop_kwnames = Py_BuildValue("(ss)", "loop", "name");
+    am_asgi_objs.capture = PyCFunction_NewEx(&asgi_capture_def, NULL, NULL);
+    if (am_asgi_objs.call_soon == NULL || am_asgi_objs.loop_dict == NULL ||
+        am_asgi_objs.task_type == NULL || am_asgi_objs.call_soon_key == NULL ||
+        am_asgi_objs.task_factory_key == NULL ||
+        am_asgi_objs.loop_kwnames == NULL || am_asgi_objs.capture == NULL) {
+        return AM_ERROR;
+    }
     if (am_asgi_objs.run_request == NULL ||
         am_asgi_objs.log_exception == NULL ||
         am_asgi_objs.disconnected_exc == NULL ||

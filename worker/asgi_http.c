@@ -20,7 +20,7 @@ PyObject *
 am_asgi_http_take_body(am_asgi_request_t *r, size_t *consumed)
 {
     PyObject *msg, *body;
-    Py_ssize_t n = PyList_GET_SIZE(r->chunks);
+    Py_ssize_t n = r->chunks != NULL ? PyList_GET_SIZE(r->chunks) : 0;
 
     if (n == 0) {
         body = am_asgi_objs.empty_bytes;

@@ -13,6 +13,12 @@ int am_asgi_types_ready(PyObject *module);
 int am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app,
                   PyObject *state);
 
+/* Take the first step of every app task created since the last call,
+ * now, from the loop's select() outside any C handler: the number of
+ * steps taken, or -1 with the exception set when one raised what must
+ * stop the loop (SystemExit, KeyboardInterrupt). */
+int am_asgi_start_pending(void);
+
 /* asyncio.CancelledError (borrowed, set by pyembed.c). */
 extern PyObject *am_py_cancelled_error;
 

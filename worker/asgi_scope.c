@@ -15,6 +15,65 @@
 #include "worker/asgi_state.h"
 #include "worker/tls.h"
 
+/* Methods and request header names common enough to share one object
+ * per worker; names sorted by length (scope_header_name()). */
+static const char *const scope_method_names[] = {
+    "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH",
+};
+#define SCOPE_NMETHODS am_nitems(scope_method_names)
+
+static const char *const scope_name_strs[] = {
+    "te",
+    "dnt",
+    "via",
+    "host",
+    "accept",
+    "cookie",
+    "origin",
+    "pragma",
+    "referer",
+    "upgrade",
+    "forwarded",
+    "connection",
+    "user-agent",
+    "content-type",
+    "x-request-id",
+    "authorization",
+    "cache-control",
+    "if-none-match",
+    "content-length",
+    "sec-fetch-dest",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "accept-encoding",
+    "accept-language",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "if-modified-since",
+    "sec-websocket-key",
+    "x-forwarded-proto",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "upgrade-insecure-requests",
+};
+#define SCOPE_NNAMES      am_nitems(scope_name_strs)
+#define SCOPE_NAME_MAXLEN 32
+
+typedef struct {
+    PyObject *tuple; /* owned (host, port) or NULL */
+    char host[64];
+    int port;
+} scope_addr_t;
+
+static PyObject *scope_methods[SCOPE_NMETHODS];
+static PyObject *scope_names[SCOPE_NNAMES];
+/* scope_names[by_len[n] .. by_len[n + 1]) are the names of length n. */
+static size_t scope_names_by_len[SCOPE_NAME_MAXLEN + 1];
+static PyObject *scope_template; /* owned: the constant keys and values */
+static scope_addr_t scope_client, scope_server;
+
 static int
 asgi_hex(char c)
 {
@@ -63,32 +122,6 @@ asgi_decode_path(const char *p, size_t len)
 }
 
 static PyObject *
-asgi_addr(const char *host, int port)
-{
-    if (host == NULL) {
-        Py_RETURN_NONE;
-    }
-    if (port < 0) {
-        /* A unix socket: [path, None] (asgiref www.rst, "server"). */
-        return Py_BuildValue("[sO]", host, Py_None);
-    }
-    return Py_BuildValue("(si)", host, port);
-}
-
-static int
-asgi_set(PyObject *d, PyObject *k, PyObject *v)
-{
-    int rc;
-
-    if (v == NULL) {
-        return -1;
-    }
-    rc = PyDict_SetItem(d, k, v);
-    Py_DECREF(v);
-    return rc;
-}
-
-static PyObject *
 asgi_str_or_none(const char *s)
 {
     if (s == NULL) {
@@ -130,42 +163,123 @@ asgi_tls_extension(struct am_tls_conn_s *t)
     return d;
 }
 
+/* Cached objects: a method among the common ones, a header name among
+ * the common ones (bytes, shared: immutable), the last client and server
+ * addresses (a connection's requests follow one another). */
+static PyObject *
+scope_method(const char *m, size_t len)
+{
+    PyObject *o;
+    size_t i;
+
+    for (i = 0; i < SCOPE_NMETHODS; i++) {
+        o = scope_methods[i];
+        if ((size_t)PyUnicode_GET_LENGTH(o) == len &&
+            memcmp(PyUnicode_DATA(o), m, len) == 0) {
+            Py_INCREF(o);
+            return o;
+        }
+    }
+    return PyUnicode_FromStringAndSize(m, (Py_ssize_t)len);
+}
+
+static PyObject *
+scope_header_name(const char *name, size_t len)
+{
+    PyObject *o;
+    size_t i;
+
+    if (len < SCOPE_NAME_MAXLEN) {
+        for (i = scope_names_by_len[len]; i < scope_names_by_len[len + 1];
+             i++) {
+            o = scope_names[i];
+            if (memcmp(PyBytes_AS_STRING(o), name, len) == 0) {
+                Py_INCREF(o);
+                return o;
+            }
+        }
+    }
+    return PyBytes_FromStringAndSize(name, (Py_ssize_t)len);
+}
+
+static PyObject *
+scope_addr(scope_addr_t *cache, const char *host, int port)
+{
+    PyObject *h, *p, *t;
+    size_t len;
+
+    if (host == NULL) {
+        Py_RETURN_NONE;
+    }
+    len = strlen(host);
+    if (cache->tuple != NULL && cache->port == port &&
+        len < sizeof(cache->host) && memcmp(cache->host, host, len + 1) == 0) {
+        Py_INCREF(cache->tuple);
+        return cache->tuple;
+    }
+    if (port < 0) {
+        /* A unix socket: [path, None] (asgiref www.rst, "server"); a list
+         * is mutable, so never cached. */
+        return Py_BuildValue("[sO]", host, Py_None);
+    }
+    h = PyUnicode_DecodeUTF8(host, (Py_ssize_t)len, "replace");
+    p = PyLong_FromLong(port);
+    t = h && p ? PyTuple_Pack(2, h, p) : NULL;
+    Py_XDECREF(h);
+    Py_XDECREF(p);
+    if (t != NULL && len < sizeof(cache->host)) {
+        Py_XSETREF(cache->tuple, t);
+        Py_INCREF(t);
+        memcpy(cache->host, host, len + 1);
+        cache->port = port;
+    }
+    return t;
+}
+
+/* The value in a copy of the template: the key is there, so the store
+ * replaces a value and never grows the dict. */
+static int
+scope_set(PyObject *d, PyObject *k, PyObject *v)
+{
+    int rc;
+
+    if (v == NULL) {
+        return -1;
+    }
+    rc = PyDict_SetItem(d, k, v);
+    Py_DECREF(v);
+    return rc;
+}
+
 PyObject *
 am_asgi_scope_build(const am_asgi_head_t *head)
 {
     PyObject *scope, *headers, *pair, *name, *value, *ver;
     size_t i;
 
-    scope = PyDict_New();
+    /* A fresh dict each time: the app may change it (asgiref www.rst). */
+    scope = PyDict_Copy(scope_template);
     if (scope == NULL) {
         return NULL;
-    }
-    if (PyDict_SetItem(scope, am_asgi_keys.type, am_asgi_keys.http) == -1 ||
-        PyDict_SetItem(scope, am_asgi_keys.asgi, am_asgi_objs.scope_asgi) ==
-            -1) {
-        goto fail;
     }
     ver = head->http_version[0] == '2'   ? am_asgi_objs.ver_2
           : head->http_version[2] == '0' ? am_asgi_objs.ver_10
                                          : am_asgi_objs.ver_11;
     if (PyDict_SetItem(scope, am_asgi_keys.http_version, ver) == -1 ||
-        asgi_set(scope, am_asgi_keys.method,
-                 PyUnicode_FromStringAndSize(
-                     head->method, (Py_ssize_t)head->method_len)) == -1 ||
-        PyDict_SetItem(scope, am_asgi_keys.scheme,
-                       head->scheme[4] == 's'
-                           ? am_asgi_objs.scheme_https
-                           : am_asgi_objs.scheme_http) == -1 ||
-        asgi_set(scope, am_asgi_keys.path,
-                 asgi_decode_path(head->path, head->path_len)) == -1 ||
-        asgi_set(scope, am_asgi_keys.raw_path,
-                 PyBytes_FromStringAndSize(head->path,
-                                           (Py_ssize_t)head->path_len)) == -1 ||
-        asgi_set(scope, am_asgi_keys.query_string,
-                 PyBytes_FromStringAndSize(
-                     head->query, (Py_ssize_t)head->query_len)) == -1 ||
-        PyDict_SetItem(scope, am_asgi_keys.root_path, am_asgi_objs.root_path) ==
-            -1) {
+        scope_set(scope, am_asgi_keys.method,
+                  scope_method(head->method, head->method_len)) == -1 ||
+        (head->scheme[4] == 's' &&
+         PyDict_SetItem(scope, am_asgi_keys.scheme,
+                        am_asgi_objs.scheme_https) == -1) ||
+        scope_set(scope, am_asgi_keys.path,
+                  asgi_decode_path(head->path, head->path_len)) == -1 ||
+        scope_set(scope, am_asgi_keys.raw_path,
+                  PyBytes_FromStringAndSize(
+                      head->path, (Py_ssize_t)head->path_len)) == -1 ||
+        (head->query_len > 0 &&
+         scope_set(scope, am_asgi_keys.query_string,
+                   PyBytes_FromStringAndSize(
+                       head->query, (Py_ssize_t)head->query_len)) == -1)) {
         goto fail;
     }
 
@@ -174,8 +288,8 @@ am_asgi_scope_build(const am_asgi_head_t *head)
         goto fail;
     }
     for (i = 0; i < head->nheaders; i++) {
-        name = PyBytes_FromStringAndSize(head->headers[i].name,
-                                         (Py_ssize_t)head->headers[i].name_len);
+        name =
+            scope_header_name(head->headers[i].name, head->headers[i].name_len);
         value = PyBytes_FromStringAndSize(
             head->headers[i].value, (Py_ssize_t)head->headers[i].value_len);
         if (name == NULL || value == NULL) {
@@ -184,21 +298,25 @@ am_asgi_scope_build(const am_asgi_head_t *head)
             Py_DECREF(headers);
             goto fail;
         }
-        pair = PyTuple_Pack(2, name, value);
-        Py_DECREF(name);
-        Py_DECREF(value);
+        pair = PyTuple_New(2);
         if (pair == NULL) {
+            Py_DECREF(name);
+            Py_DECREF(value);
             Py_DECREF(headers);
             goto fail;
         }
+        PyTuple_SET_ITEM(pair, 0, name);               /* steals */
+        PyTuple_SET_ITEM(pair, 1, value);              /* steals */
         PyList_SET_ITEM(headers, (Py_ssize_t)i, pair); /* steals */
     }
-    if (asgi_set(scope, am_asgi_keys.headers, headers) == -1 ||
-        asgi_set(scope, am_asgi_keys.client,
-                 asgi_addr(head->client_host, head->client_port)) == -1 ||
-        asgi_set(scope, am_asgi_keys.server,
-                 asgi_addr(head->server_host, head->server_port)) == -1 ||
-        asgi_set(scope, am_asgi_keys.state, PyDict_Copy(am_asgi_objs.state)) ==
+    if (scope_set(scope, am_asgi_keys.headers, headers) == -1 ||
+        scope_set(scope, am_asgi_keys.client,
+                  scope_addr(&scope_client, head->client_host,
+                             head->client_port)) == -1 ||
+        scope_set(scope, am_asgi_keys.server,
+                  scope_addr(&scope_server, head->server_host,
+                             head->server_port)) == -1 ||
+        scope_set(scope, am_asgi_keys.state, PyDict_Copy(am_asgi_objs.state)) ==
             -1) {
         goto fail;
     }
@@ -208,16 +326,16 @@ am_asgi_scope_build(const am_asgi_head_t *head)
         if (ext == NULL) {
             goto fail;
         }
-        if (asgi_set(scope, am_asgi_keys.extensions, ext) == -1) {
+        if (scope_set(scope, am_asgi_keys.extensions, ext) == -1) {
             goto fail;
         }
         if (head->trailers_allowed &&
-            asgi_set(ext, am_asgi_keys.http_response_trailers_ext,
-                     PyDict_New()) == -1) {
+            scope_set(ext, am_asgi_keys.http_response_trailers_ext,
+                      PyDict_New()) == -1) {
             goto fail;
         }
         if (head->tls != NULL &&
-            asgi_set(ext, am_asgi_keys.tls, asgi_tls_extension(head->tls)) ==
+            scope_set(ext, am_asgi_keys.tls, asgi_tls_extension(head->tls)) ==
                 -1) {
             goto fail;
         }
@@ -227,4 +345,59 @@ am_asgi_scope_build(const am_asgi_head_t *head)
 fail:
     Py_DECREF(scope);
     return NULL;
+}
+
+int
+am_asgi_scope_init(void)
+{
+    PyObject *o;
+    size_t i, len;
+
+    for (i = 0; i < SCOPE_NMETHODS; i++) {
+        scope_methods[i] = PyUnicode_InternFromString(scope_method_names[i]);
+        if (scope_methods[i] == NULL) {
+            return -1;
+        }
+    }
+    /* scope_name_strs is sorted by length: index the first of each. */
+    for (i = 0, len = 0; i < SCOPE_NNAMES; i++) {
+        o = PyBytes_FromString(scope_name_strs[i]);
+        if (o == NULL) {
+            return -1;
+        }
+        scope_names[i] = o;
+        AM_ASSERT(strlen(scope_name_strs[i]) + 1 >= len); /* sorted */
+        while (len <= strlen(scope_name_strs[i])) {
+            scope_names_by_len[len++] = i;
+        }
+    }
+    while (len <= SCOPE_NAME_MAXLEN) {
+        scope_names_by_len[len++] = SCOPE_NNAMES;
+    }
+    /* The keys in the order of the scope, with the values most requests
+     * keep; am_asgi_scope_build() replaces the others. */
+    scope_template = PyDict_New();
+    if (scope_template == NULL ||
+        PyDict_SetItem(scope_template, am_asgi_keys.type, am_asgi_keys.http) ==
+            -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.asgi,
+                       am_asgi_objs.scope_asgi) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.http_version,
+                       am_asgi_objs.ver_11) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.method, Py_None) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.scheme,
+                       am_asgi_objs.scheme_http) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.path, Py_None) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.raw_path, Py_None) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.query_string,
+                       am_asgi_objs.empty_bytes) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.root_path,
+                       am_asgi_objs.root_path) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.headers, Py_None) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.client, Py_None) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.server, Py_None) == -1 ||
+        PyDict_SetItem(scope_template, am_asgi_keys.state, Py_None) == -1) {
+        return -1;
+    }
+    return 0;
 }

@@ -17,7 +17,8 @@ struct am_asgi_request_s {
     const am_asgi_ops_t *ops;
     uint64_t conn_id;
     uint32_t stream_id;
-    PyObject *chunks;         /* owned: list of bytes not yet received */
+    PyObject *chunks; /* owned: list of bytes not yet received (NULL: none
+                         yet), of messages for a WebSocket session */
     PyObject *receive_waiter; /* owned future or NULL */
     PyObject *send_waiter;    /* owned future or NULL */
     size_t buffered;
@@ -35,8 +36,10 @@ struct am_asgi_request_s {
     unsigned accepted : 1;   /* websocket.accept was taken */
     unsigned responding : 1; /* a denial response started */
     const am_asgi_ws_ops_t *ws_ops;
-    int close_code;         /* for websocket.disconnect */
-    PyObject *close_reason; /* owned str or NULL */
+    int close_code;          /* for websocket.disconnect */
+    PyObject *close_reason;  /* owned str or NULL */
+    PyObject *coro;          /* owned until its first step (asgi.c) */
+    am_asgi_request_t *next; /* in the list waiting for a first step */
 };
 
 /* Interned keys and values (am_asgi_init()). */
@@ -61,6 +64,14 @@ typedef struct am_asgi_objs_s {
     PyObject *run_request;      /* owned: runtime.run_request */
     PyObject *create_task;      /* owned: loop.create_task */
     PyObject *create_future;    /* owned: loop.create_future */
+    PyObject *loop;             /* owned */
+    PyObject *loop_dict;        /* owned: the loop's __dict__ */
+    PyObject *task_type;        /* owned: asyncio.Task */
+    PyObject *call_soon_key;    /* owned: "call_soon" */
+    PyObject *task_factory_key; /* owned: "_task_factory" */
+    PyObject *capture;          /* owned: asgi_capture_call_soon() */
+    PyObject *call_soon;        /* owned: loop.call_soon */
+    PyObject *loop_kwnames;     /* owned: ("loop", "name") */
     PyObject *disconnected_exc; /* owned: ClientDisconnected */
     PyObject *log_exception;    /* owned: runtime.log_exception */
     PyObject *scope_asgi;       /* owned: {"version": "3.0", ...} */
@@ -113,5 +124,8 @@ void am_asgi_ws_keys_init(PyObject *(*intern)(const char *));
 
 /* asgi_scope.c: the http scope of head (new reference) or NULL. */
 PyObject *am_asgi_scope_build(const am_asgi_head_t *head);
+/* The scope's template and cached values, after the keys and objects of
+ * am_asgi_init(): 0 or -1 with a Python exception set. */
+int am_asgi_scope_init(void);
 
 #endif

@@ -59,7 +59,7 @@ py_poll(PyObject *self, PyObject *arg)
     PyObject *list, *item;
     size_t n, i;
     double t;
-    int mask;
+    int mask, steps;
 
     if (arg != Py_None) {
         t = PyFloat_AsDouble(arg);
@@ -69,11 +69,26 @@ py_poll(PyObject *self, PyObject *arg)
         /* Round up: waking early makes asyncio spin until its timer. */
         timeout = t <= 0 ? 0 : (am_msec_t)ceil(t * 1000.0);
     }
+    /* Tasks created between two polls (by a task's step): theirs first;
+     * what they queued for the loop must not wait for the epoll. */
+    steps = am_asgi_start_pending();
+    if (steps == -1) {
+        return NULL;
+    }
+    if (steps > 0) {
+        timeout = 0;
+    }
     n = am_event_poll(timeout, ready, PY_READY_MAX, py_unlock);
     if (PyErr_Occurred()) {
         /* A C handler left one: it is our bug, not the app's. */
         am_log(AM_LOG_ALERT, 0, "exception left set by a server handler");
         PyErr_Print();
+    }
+    /* First steps of the tasks the handlers created: no C handler on
+     * the stack (the protocol stored its request), no posted work
+     * running. */
+    if (am_asgi_start_pending() == -1) {
+        return NULL;
     }
     list = PyList_New((Py_ssize_t)n);
     if (list == NULL) {

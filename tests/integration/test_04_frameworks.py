@@ -3,6 +3,7 @@ sync route, upload, lifespan state), FastAPI (sync and async routes,
 pydantic body), asyncio/anyio features, an httpx client inside the app."""
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from conftest import running
+from h2util import H2Conn
 from httpraw import request
 
 
@@ -169,6 +171,72 @@ def test_asyncio_create_task_and_current_task(aio):
     assert d["task_result"] == 42
     assert d["gathered"] == [2, 4]
     assert d["current_task"] is True
+
+
+@pytest.mark.parametrize("sleep", [False, True])
+def test_first_step_is_a_task_with_its_own_context(aio, sleep):
+    # The app's first step runs eagerly from C (no loop turn): it is still
+    # a step of a real asyncio task, and context variables set in one
+    # request never leak into the next, whether it awaited or not.
+    with httpx.Client(timeout=10) as c:
+        for i in range(3):
+            q = f"{i}-sleep" if sleep else str(i)
+            d = c.get(f"{aio.url}/first-step?{q}").json()
+            assert d["task"] is True
+            assert d["in_all_tasks"] is True
+            assert d["done"] is False
+            assert d["name"].startswith("request ")
+            assert d["before"] is None
+            assert d["after"] == q
+            assert d["same_task"] is True
+
+
+def test_first_step_exception_gives_500_and_traceback(aio):
+    aio.allow_errors_in_this_test()
+    r = httpx.get(f"{aio.url}/raise-first-step", timeout=10)
+    assert r.status_code == 500
+    aio.wait_log(r"\[error\] .*ValueError: boom-in-first-step")
+    assert "Traceback (most recent call last)" in aio.log_text()
+    # Its context died with it; the worker goes on serving.
+    d = httpx.get(f"{aio.url}/first-step?after-raise", timeout=10).json()
+    assert d["before"] is None
+
+
+def test_first_steps_of_concurrent_requests_h2(aio):
+    # Many streams of one HTTP/2 connection start in one loop turn; each
+    # first step is its own task with its own context.
+    qs = [f"s{i}" for i in range(20)]
+    with H2Conn.open(aio) as h:
+        h.handshake()
+        sids = [h.request("GET", f"/first-step?{q}") for q in qs]
+        for q, sid in zip(qs, sids):
+            r = h.read_response(sid)
+            assert r.status == 200, r
+            d = json.loads(r.data)
+            assert d["task"] is True and d["before"] is None
+            assert d["after"] == q
+
+
+def test_scope_fresh_after_an_app_mutated_it(aio):
+    # The scope is a copy of a per-worker template filled per request:
+    # what one app changes in it never reaches the next request.
+    with httpx.Client(timeout=10) as c:
+        first = c.get(f"{aio.url}/mutate-scope").json()
+        second = c.get(f"{aio.url}/mutate-scope?q=1",
+                       headers={"X-Test": "a"}).json()
+    for d in (first, second):
+        assert d["method"] == "GET"
+        assert d["scheme"] == "http"
+        assert d["http_version"] == "1.1"
+        assert d["root_path"] == ""
+        assert d["state"] == {}
+        assert d["extra"] is None
+        assert d["header_types"] == ["bytes"]
+        assert "x-stale" not in [n for n, _ in d["headers"]]
+    assert first["query_string"] == ""
+    assert second["query_string"] == "q=1"
+    assert ["x-test", "a"] in second["headers"]
+    assert ["host", f"127.0.0.1:{aio.port}"] in second["headers"]
 
 
 def test_asyncio_timer(aio):

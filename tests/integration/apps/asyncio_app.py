@@ -2,11 +2,15 @@
 run_in_executor, anyio, and an httpx client calling back into the server."""
 
 import asyncio
+import contextvars
 import json
 import os
 import threading
 
 import anyio
+
+
+REQUEST_VAR = contextvars.ContextVar("request_var", default=None)
 
 
 async def respond(send, obj, status=200):
@@ -27,6 +31,50 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
+
+    if path == "/first-step":
+        # Nothing awaited yet: the bridge runs this first step from C, and
+        # it must still be a task step with its own context.
+        task = asyncio.current_task()
+        info = {"task": isinstance(task, asyncio.Task),
+                "in_all_tasks": task in asyncio.all_tasks(),
+                "done": task.done() if task else None,
+                "name": task.get_name() if task else None,
+                "before": REQUEST_VAR.get()}
+        REQUEST_VAR.set(scope["query_string"].decode())
+        if b"sleep" in scope["query_string"]:
+            await asyncio.sleep(0)
+        info["same_task"] = asyncio.current_task() is task
+        info["after"] = REQUEST_VAR.get()
+        return await respond(send, info)
+
+    if path == "/raise-first-step":
+        REQUEST_VAR.set("raised")
+        raise ValueError("boom-in-first-step")
+
+    if path == "/mutate-scope":
+        # What the app got, then vandalise it: the next request must not
+        # see any of this (asgiref www.rst: a fresh scope per request).
+        got = {"method": scope["method"], "scheme": scope["scheme"],
+               "http_version": scope["http_version"],
+               "query_string": scope["query_string"].decode(),
+               "root_path": scope["root_path"],
+               "headers": [[n.decode(), v.decode()]
+                           for n, v in scope["headers"]],
+               "header_types": sorted({type(x).__name__
+                                       for h in scope["headers"]
+                                       for x in h}),
+               "client": list(scope["client"]),
+               "state": dict(scope["state"]),
+               "extra": scope.get("extra")}
+        scope["method"] = "BREW"
+        scope["scheme"] = "coffee"
+        scope["query_string"] = b"stale"
+        scope["headers"].append((b"x-stale", b"1"))
+        scope["state"]["stale"] = True
+        scope["extra"] = "stale"
+        del scope["root_path"]
+        return await respond(send, got)
 
     if path == "/task":
         async def child(x):
