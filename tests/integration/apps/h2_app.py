@@ -22,6 +22,9 @@ Routes (any method unless said; query parameters in brackets):
                     ones, a connection-specific one), body "mixed",
                     then trailers Grpc-Status: 0, Content-Type: x/y,
                     X-Trailer-Case: T
+  /block            sends a head and "x" (more_body), lets the server
+                    write them, then blocks the whole worker for [s]
+                    seconds (default 1: time.sleep), then "y"
   /slow-read        reads one body chunk every [ms] (default 200) for [n]
                     chunks (default 1), records the byte count under [id]
                     then waits on receive() (never responds) unless [done]
@@ -212,6 +215,14 @@ async def app(scope, receive, send):
         await send({"type": "http.response.trailers",
                     "headers": [(b"X-Trailer-Case", b"T")],
                     "more_trailers": False})
+    elif path == "/block":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"x",
+                    "more_body": True})
+        await asyncio.sleep(0.05)
+        time.sleep(float(args.get("s", 1)))
+        await send({"type": "http.response.body", "body": b"y"})
     elif path == "/slow-read":
         key = args.get("id", "slow")
         ms = int(args.get("ms", 200))
