@@ -32,7 +32,7 @@ class Records:
     """A TLS client over a raw socket whose every write() is one record,
     the records of several writes leaving in one send()."""
 
-    def __init__(self, port, alpn):
+    def __init__(self, port, alpn, flush=True):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -46,7 +46,8 @@ class Records:
                 break
             except ssl.SSLWantReadError:
                 self._pump()
-        self._flush()
+        if flush:  # else the client's Finished leaves with the first write
+            self._flush()
         assert self.tls.selected_alpn_protocol() == alpn
 
     def _flush(self):
@@ -111,6 +112,18 @@ def test_h1_pipelined_requests_in_one_write(srv):
         c.send_records([req] * 5)
         buf = c.recv_until(lambda b: b.count(b"hello") == 5)
         assert buf.count(b"HTTP/1.1 200 ") == 5, buf
+    finally:
+        c.close()
+
+
+def test_h1_request_with_the_client_finished(srv):
+    """TLS 1.3: the client's last handshake flight and its first request
+    in one TCP write; the request is read ahead by the handshake."""
+    c = Records(srv.port, "http/1.1", flush=False)
+    try:
+        c.send_records([b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"] * 2)
+        buf = c.recv_until(lambda b: b.count(b"hello") == 2)
+        assert buf.count(b"HTTP/1.1 200 ") == 2, buf
     finally:
         c.close()
 
