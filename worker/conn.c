@@ -348,6 +348,9 @@ conn_read(am_conn_t *c)
             if (am_stats_self != NULL) {
                 am_stats_self->bytes_in += (uint64_t)n;
             }
+            if (am_tls_drained(c->tls)) {
+                break; /* epoll reports what comes next */
+            }
             continue;
         }
         n = recv(c->ev.fd, c->rbuf.data + c->rbuf.len,
@@ -392,6 +395,13 @@ conn_do_read(am_conn_t *c)
         return;
     }
     c->proto->on_read(c, rc == AM_DONE);
+    if (c->tls != NULL && !c->closed && c->reading && rc != AM_DONE &&
+        am_buf_size(&c->rbuf) < c->rbuf_limit && am_tls_has_pending(c->tls)) {
+        /* Stopped at rbuf_limit with records inside OpenSSL: epoll will
+         * not report them. (A protocol that stops reading gets them back
+         * from am_conn_set_reading().) */
+        am_post(&c->read_post);
+    }
     if (!c->closed && am_buf_size(&c->rbuf) == 0) {
         /* All parsed: an idle connection holds no read buffer. */
         am_buf_shrink(&c->rbuf);

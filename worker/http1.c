@@ -53,6 +53,13 @@ static const am_proto_t http1_proto = {
 /* The parser's limits, and the input a connection must be able to hold:
  * a whole head (or trailer section) is parsed from one buffer. */
 static am_h1_limits_t http1_limits;
+
+/* The parser's field arrays (limit_header_count entries, 2 KiB with the
+ * default limit) of connections between requests: a keep-alive wait holds
+ * none, and the next request takes one without malloc. */
+#define HTTP1_PFIELDS_FREE_MAX 64
+static am_h1_field_t *http1_pfields_free[HTTP1_PFIELDS_FREE_MAX];
+static size_t http1_pfields_nfree;
 static size_t http1_rbuf_min;
 
 void
@@ -83,11 +90,35 @@ am_http1_attach(am_conn_t *c)
     c->rbuf_limit = am_max(c->rbuf_limit, http1_rbuf_min);
     am_h1_parser_init(&h->parser, &http1_limits);
     h->pfields_cap = http1_limits.max_fields;
-    h->pfields = am_alloc(h->pfields_cap * sizeof(h->pfields[0]));
     /* The first request must arrive within the header deadline. */
     h->head_deadline = 1;
     am_timer_add(&c->read_timer, am_ctx.conf->timeout_header_read);
     am_conn_set_reading(c, 1);
+}
+
+void
+am_http1_pfields_take(am_http1_t *h)
+{
+    if (h->pfields != NULL) {
+        return;
+    }
+    h->pfields = http1_pfields_nfree > 0
+                     ? http1_pfields_free[--http1_pfields_nfree]
+                     : am_alloc(h->pfields_cap * sizeof(h->pfields[0]));
+}
+
+static void
+http1_pfields_release(am_http1_t *h)
+{
+    if (h->pfields == NULL) {
+        return;
+    }
+    if (http1_pfields_nfree < HTTP1_PFIELDS_FREE_MAX) {
+        http1_pfields_free[http1_pfields_nfree++] = h->pfields;
+    } else {
+        free(h->pfields);
+    }
+    h->pfields = NULL;
 }
 
 void
@@ -123,6 +154,7 @@ am_http1_reset(am_http1_t *h)
         free(h->fields);
         h->fields = NULL;
         h->fields_cap = 0;
+        http1_pfields_release(h);
     }
 }
 
@@ -311,7 +343,7 @@ http1_free(am_http1_t *h)
     am_buf_free(&h->head);
     am_buf_free(&h->resp_head);
     free(h->fields);
-    free(h->pfields);
+    http1_pfields_release(h);
     free(h);
 }
 

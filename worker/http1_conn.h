@@ -43,7 +43,8 @@ typedef enum am_http1_resp_e {
 typedef struct am_http1_s {
     am_conn_t *c;
     am_h1_parser_t parser;
-    am_h1_field_t *pfields; /* the parser's field lines, limit_header_count */
+    am_h1_field_t *pfields; /* the parser's field lines, limit_header_count;
+                               NULL between requests (am_http1_reset()) */
     size_t pfields_cap;
 
     /* A copy of the head, kept for the bridge and the access log: the
@@ -108,6 +109,9 @@ void am_http1_set_resp_state(am_http1_t *h, am_http1_resp_t state);
 
 /* Forget the finished request; the connection waits for the next. */
 void am_http1_reset(am_http1_t *h);
+
+/* h->pfields for the next head: a released array, or a new one. */
+void am_http1_pfields_take(am_http1_t *h);
 /* A response of our own (400, 408, 413, 414, 431, 505, 500, and the
  * metrics endpoint's 404/405/503): always the last on the connection. */
 void am_http1_error(am_http1_t *h, int status);

@@ -386,6 +386,7 @@ am_http1_read_head(am_http1_t *h)
         h->start_msec = am_now_msec();
         h->start_time = time(NULL);
     }
+    am_http1_pfields_take(h);
     rc = am_h1_parser_head(&h->parser, buf, am_buf_size(&c->rbuf), h->pfields,
                            h->pfields_cap);
     if (rc == AM_AGAIN) {

@@ -73,10 +73,9 @@ struct am_http2_stream_s {
         state; /* the response, am_http2_stream_set_state() */
 
     /* response */
-    am_bufq_t out;       /* body bytes not yet taken by nghttp2 */
-    am_buf_t nvbuf;      /* names/values of the response and trailers */
-    nghttp2_nv *head_nv; /* the response head until it is submitted */
-    size_t nhead;
+    am_bufq_t out;  /* body bytes not yet taken by nghttp2 */
+    am_buf_t nvbuf; /* the response head's entries, then names/values */
+    size_t nhead;   /* entries of the head until it is submitted */
     nghttp2_nv *trailers;
     size_t ntrailers;
     int status;

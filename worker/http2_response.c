@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -123,13 +122,17 @@ am_http2_response_send(nghttp2_session *session, nghttp2_frame *frame,
 /* Response side: called by the bridge with the app's events. */
 
 /* Copy app headers into s->nvbuf as lowercase nghttp2_nv entries after the
- * ones already there. Returns the number added or -1 with *err set. */
+ * ones already there. A known name points at its token's lowercase name;
+ * other names and all values are offsets into nvbuf, marked by
+ * NGHTTP2_NV_FLAG_NO_COPY_NAME / _VALUE until h2_fix_nv() (nvbuf may
+ * still move). Returns the number added or -1 with *err set. */
 static int
 h2_build_nv(am_http2_stream_t *s, const am_header_t *headers, size_t n,
             nghttp2_nv *nv, size_t max, const char **err, int *has_date,
-            int *has_server, int *has_length)
+            int *has_server)
 {
     size_t i, j, k = 0, off;
+    am_http_token_t t;
 
     for (i = 0; i < n; i++) {
         const am_header_t *hd = &headers[i];
@@ -139,9 +142,9 @@ h2_build_nv(am_http2_stream_t *s, const am_header_t *headers, size_t n,
             *err = "invalid header name or value"; /* HTTP/2's wording */
             return -1;
         }
+        t = am_http_token_find(hd->name, hd->name_len);
         /* RFC 9113 §8.2.2. */
-        if (am_http_token_is(am_http_token_find(hd->name, hd->name_len),
-                             AM_HTTP_TOKEN_CONN_SPECIFIC)) {
+        if (am_http_token_is(t, AM_HTTP_TOKEN_CONN_SPECIFIC)) {
             continue;
         }
         if (k >= max) {
@@ -149,36 +152,39 @@ h2_build_nv(am_http2_stream_t *s, const am_header_t *headers, size_t n,
             return -1;
         }
         off = s->nvbuf.len;
-        am_buf_reserve(&s->nvbuf, hd->name_len + hd->value_len);
-        for (j = 0; j < hd->name_len; j++) {
-            char ch = hd->name[j];
+        if (t != AM_HTTP_TOKEN_OTHER) {
+            am_buf_reserve(&s->nvbuf, hd->value_len);
+            nv[k].name = (uint8_t *)am_http_tokens[t].name;
+            nv[k].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+        } else {
+            am_buf_reserve(&s->nvbuf, hd->name_len + hd->value_len);
+            for (j = 0; j < hd->name_len; j++) {
+                char ch = hd->name[j];
 
-            s->nvbuf.data[off + j] = (ch >= 'A' && ch <= 'Z') ? ch | 0x20 : ch;
+                s->nvbuf.data[off + j] =
+                    (ch >= 'A' && ch <= 'Z') ? ch | 0x20 : ch;
+            }
+            nv[k].name = (uint8_t *)(uintptr_t)off;
+            nv[k].flags =
+                NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+            off += hd->name_len;
         }
-        memcpy(s->nvbuf.data + off + hd->name_len, hd->value, hd->value_len);
-        s->nvbuf.len += hd->name_len + hd->value_len;
-        /* Offsets for now: nvbuf may still move. */
-        nv[k].name = (uint8_t *)(uintptr_t)off;
+        memcpy(s->nvbuf.data + off, hd->value, hd->value_len);
+        s->nvbuf.len = off + hd->value_len;
         nv[k].namelen = hd->name_len;
-        nv[k].value = (uint8_t *)(uintptr_t)(off + hd->name_len);
+        nv[k].value = (uint8_t *)(uintptr_t)off;
         nv[k].valuelen = hd->value_len;
-        nv[k].flags =
-            NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-        if (has_date && hd->name_len == 4 &&
-            strncasecmp(hd->name, "date", 4) == 0) {
+        if (t == AM_HTTP_TOKEN_DATE && has_date) {
             *has_date = 1;
-        } else if (has_server && hd->name_len == 6 &&
-                   strncasecmp(hd->name, "server", 6) == 0) {
+        } else if (t == AM_HTTP_TOKEN_SERVER && has_server) {
             *has_server = 1;
-        } else if (has_length && hd->name_len == 14 &&
-                   strncasecmp(hd->name, "content-length", 14) == 0) {
-            *has_length = 1;
         }
         k++;
     }
     return (int)k;
 }
 
+/* Offsets into nvbuf become pointers; nghttp2 then copies every entry. */
 static void
 h2_fix_nv(am_http2_stream_t *s, nghttp2_nv *nv, size_t n)
 {
@@ -187,11 +193,17 @@ h2_fix_nv(am_http2_stream_t *s, nghttp2_nv *nv, size_t n)
     for (i = 0; i < n; i++) {
         if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) {
             nv[i].name = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].name;
-            nv[i].value = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].value;
-            nv[i].flags = NGHTTP2_NV_FLAG_NONE; /* nghttp2 copies */
         }
+        if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_VALUE) {
+            nv[i].value = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].value;
+        }
+        nv[i].flags = NGHTTP2_NV_FLAG_NONE;
     }
 }
+
+/* The response head's entries lie at the front of nvbuf, its names and
+ * values after them: one buffer, kept by the stream across responses. */
+#define h2_head_nv(s) ((nghttp2_nv *)(void *)(s)->nvbuf.data)
 
 /* The response head is kept until the first body event, so a body-less
  * response ends the stream in its HEADERS frame and a single-shot body gets
@@ -202,7 +214,8 @@ h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
 {
     am_http2_stream_t *s = stream;
     nghttp2_nv *nv;
-    int k, has_date = 0, has_server = 0, has_length = 0;
+    size_t i, room, off;
+    int k, has_date = 0, has_server = 0;
 
     if (s->h2->c->closed) {
         return AM_ERROR;
@@ -210,72 +223,72 @@ h2_resp_start(void *stream, int status, const am_header_t *headers, size_t n,
     if (am_request_check_status(status, err) != AM_OK) {
         return AM_DECLINED;
     }
-    nv = am_alloc((n + 4) * sizeof(*nv));
+    /* Room for every entry: :status, the app's, date, server and a
+     * content-length h2_submit_head() may add; then the bytes, reserved
+     * at once so nv stays put while it is filled. */
+    room = (n + 4) * sizeof(*nv);
+    off = room;
+    for (i = 0; i < n; i++) {
+        off += headers[i].name_len + headers[i].value_len;
+    }
     s->nvbuf.pos = s->nvbuf.len = 0;
-    k = h2_build_nv(s, headers, n, nv + 1, n, err, &has_date, &has_server,
-                    &has_length);
+    am_buf_reserve(&s->nvbuf, off + 3);
+    s->nvbuf.len = room;
+    nv = h2_head_nv(s);
+    k = h2_build_nv(s, headers, n, nv + 1, n, err, &has_date, &has_server);
     if (k < 0) {
-        free(nv);
+        s->nvbuf.len = 0;
+        s->nhead = 0;
         return AM_DECLINED;
     }
     s->status = status;
     s->has_trailers = trailers ? 1 : 0;
     /* Kept until the first body event decides END_STREAM and length. */
-    free(s->head_nv);
-    s->head_nv = nv;
     s->nhead = (size_t)k + 1;
-    (void)has_length;
     am_http2_stream_set_state(s, AM_HTTP2_STREAM_OPEN);
     s->rst_after_eof = 0;
-    {
-        char line[64];
-        int len = snprintf(line, sizeof(line), "%d", status);
-        size_t off = s->nvbuf.len;
-
-        am_buf_append(&s->nvbuf, line, (size_t)len);
-        nv[0].name = (uint8_t *)":status";
-        nv[0].namelen = 7;
-        nv[0].value = (uint8_t *)(uintptr_t)off;
-        nv[0].valuelen = (size_t)len;
-        nv[0].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE; /* fixed up later */
-        if (!has_date) {
-            const char *d = am_http_date();
-
-            off = s->nvbuf.len;
-            am_buf_append(&s->nvbuf, d, strlen(d));
-            nv[s->nhead].name = (uint8_t *)"date";
-            nv[s->nhead].namelen = 4;
-            nv[s->nhead].value = (uint8_t *)(uintptr_t)off;
-            nv[s->nhead].valuelen = strlen(d);
-            nv[s->nhead].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-            s->nhead++;
-        }
-        if (!has_server && am_ctx.conf->server_header) {
-            nv[s->nhead].name = (uint8_t *)"server";
-            nv[s->nhead].namelen = 6;
-            nv[s->nhead].value = (uint8_t *)"asgimaster";
-            nv[s->nhead].valuelen = 10;
-            nv[s->nhead].flags = NGHTTP2_NV_FLAG_NONE;
-            s->nhead++;
-        }
+    /* am_request_check_status(): three digits. */
+    off = s->nvbuf.len;
+    s->nvbuf.data[off] = (char)('0' + status / 100);
+    s->nvbuf.data[off + 1] = (char)('0' + status / 10 % 10);
+    s->nvbuf.data[off + 2] = (char)('0' + status % 10);
+    s->nvbuf.len += 3;
+    nv[0].name = (uint8_t *)":status";
+    nv[0].namelen = 7;
+    nv[0].value = (uint8_t *)(uintptr_t)off;
+    nv[0].valuelen = 3;
+    nv[0].flags = NGHTTP2_NV_FLAG_NO_COPY_VALUE; /* fixed up later */
+    if (!has_date) {
+        /* Read when the head is submitted (and copied): still current. */
+        nv[s->nhead].name = (uint8_t *)"date";
+        nv[s->nhead].namelen = 4;
+        nv[s->nhead].value = (uint8_t *)am_http_date();
+        nv[s->nhead].valuelen = strlen((const char *)nv[s->nhead].value);
+        nv[s->nhead].flags = NGHTTP2_NV_FLAG_NONE;
+        s->nhead++;
+    }
+    if (!has_server && am_ctx.conf->server_header) {
+        nv[s->nhead].name = (uint8_t *)"server";
+        nv[s->nhead].namelen = 6;
+        nv[s->nhead].value = (uint8_t *)"asgimaster";
+        nv[s->nhead].valuelen = 10;
+        nv[s->nhead].flags = NGHTTP2_NV_FLAG_NONE;
+        s->nhead++;
     }
     return AM_OK;
 }
 
-static void
-h2_fix_head_nv(am_http2_stream_t *s, nghttp2_nv *nv, size_t n)
+/* The decimal digits of v, at the end of buf[0..size); returns the first. */
+static char *
+h2_utoa(char *buf, size_t size, uint64_t v)
 {
-    size_t i;
+    char *p = buf + size;
 
-    for (i = 0; i < n; i++) {
-        if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_VALUE) {
-            if (nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) {
-                nv[i].name = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].name;
-            }
-            nv[i].value = (uint8_t *)s->nvbuf.data + (uintptr_t)nv[i].value;
-        }
-        nv[i].flags = NGHTTP2_NV_FLAG_NONE;
-    }
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
 }
 
 static int
@@ -283,46 +296,33 @@ h2_submit_head(am_http2_stream_t *s, size_t first_len, int more)
 {
     am_http2_t *h2 = s->h2;
     nghttp2_data_provider prd;
-    nghttp2_nv *nv = s->head_nv;
+    nghttp2_nv *nv = h2_head_nv(s);
     size_t n = s->nhead;
-    char cl[32];
+    char cl[24], *p;
     int rv, no_body;
 
-    s->head_nv = NULL;
     s->nhead = 0;
     no_body = s->is_head || s->status == 204 || s->status == 304;
     if (!more && !no_body && !s->has_trailers) {
-        /* A single-shot body: tell its length. */
-        size_t i, have = 0;
+        /* A single-shot body: tell its length. A content-length of the
+         * app's has its token's name (h2_build_nv()). */
+        const uint8_t *cl_name =
+            (const uint8_t *)am_http_tokens[AM_HTTP_TOKEN_CONTENT_LENGTH].name;
+        size_t i;
 
-        for (i = 1; i < n; i++) {
-            if (!(nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) &&
-                nv[i].namelen == 14 &&
-                memcmp(nv[i].name, "content-length", 14) == 0) {
-                have = 1;
-            }
+        for (i = 1; i < n && nv[i].name != cl_name; i++) {
         }
-        for (i = 1; i < n && !have; i++) {
-            if ((nv[i].flags & NGHTTP2_NV_FLAG_NO_COPY_NAME) &&
-                nv[i].namelen == 14 &&
-                memcmp(s->nvbuf.data + (uintptr_t)nv[i].name, "content-length",
-                       14) == 0) {
-                have = 1;
-            }
-        }
-        if (!have) {
-            int len = snprintf(cl, sizeof(cl), "%zu", first_len);
-
-            nv = am_realloc(nv, (n + 1) * sizeof(*nv));
-            nv[n].name = (uint8_t *)"content-length";
+        if (i == n) {
+            p = h2_utoa(cl, sizeof(cl), first_len);
+            nv[n].name = (uint8_t *)cl_name;
             nv[n].namelen = 14;
-            nv[n].value = (uint8_t *)cl;
-            nv[n].valuelen = (size_t)len;
+            nv[n].value = (uint8_t *)p;
+            nv[n].valuelen = (size_t)(cl + sizeof(cl) - p);
             nv[n].flags = NGHTTP2_NV_FLAG_NONE;
             n++;
         }
     }
-    h2_fix_head_nv(s, nv, n);
+    h2_fix_nv(s, nv, n);
     am_http2_stream_set_state(s, AM_HTTP2_STREAM_SEND_BODY);
     if (no_body || (!more && first_len == 0 && !s->has_trailers)) {
         rv = nghttp2_submit_response(h2->session, s->id, nv, n, NULL);
@@ -332,7 +332,6 @@ h2_submit_head(am_http2_stream_t *s, size_t first_len, int more)
         prd.read_callback = am_http2_response_read;
         rv = nghttp2_submit_response(h2->session, s->id, nv, n, &prd);
     }
-    free(nv);
     s->nvbuf.pos = s->nvbuf.len = 0;
     if (rv != 0) {
         am_connlog(AM_LOG_ALERT, 0, h2->c->id, (uint32_t)s->id,
@@ -405,7 +404,7 @@ h2_resp_trailers(void *stream, const am_header_t *headers, size_t n, int more,
     if (s->ntrailers) {
         memcpy(nv, s->trailers, s->ntrailers * sizeof(*nv));
     }
-    k = h2_build_nv(s, headers, n, nv + s->ntrailers, n, err, NULL, NULL, NULL);
+    k = h2_build_nv(s, headers, n, nv + s->ntrailers, n, err, NULL, NULL);
     if (k < 0) {
         free(nv);
         return AM_DECLINED;

@@ -292,8 +292,6 @@ static void
 h2_stream_release(am_http2_stream_t *s)
 {
     am_bufq_free(&s->out);
-    free(s->head_nv);
-    s->head_nv = NULL;
     free(s->trailers);
     s->trailers = NULL;
     if (h2_stream_free_count >= H2_STREAM_FREE_MAX) {

@@ -9,7 +9,13 @@
  * (SSL_MODE_RELEASE_BUFFERS), so an idle TLS connection costs little more
  * than a cleartext one.
  *
- * Writes go through a BIO of ours. Outside am_tls_seal() it writes each
+ * Reads go through a BIO of ours too, with read-ahead: one recv(2) takes
+ * every record the socket holds, and a short one tells that the socket is
+ * empty (am_tls_drained()), so a read turn needs no recv(2) that fails
+ * with EAGAIN. Records read ahead wait inside OpenSSL, where epoll does
+ * not see them: conn.c reads again while am_tls_has_pending().
+ *
+ * Writes go through the same BIO. Outside am_tls_seal() it writes each
  * record to the socket as OpenSSL's socket BIO would (handshake, alerts,
  * close_notify). Inside, it gathers the records one SSL_write() makes in a
  * queue (t->sealed), which am_tls_flush() writes with few sendmsg(2): a
@@ -67,13 +73,15 @@ struct am_tls_conn_s {
     SSL *ssl;
     am_listen_t *listen;
     int fd;
-    am_bufq_t sealed;       /* records made and not yet written */
-    unsigned gather : 1;    /* in am_tls_seal(): records go to sealed */
-    unsigned failed : 1;    /* a fatal error: no close_notify may follow */
-    unsigned shutdown : 1;  /* close_notify sent (or given up) */
-    unsigned info_done : 1; /* info is filled */
-    am_tls_info_t info;     /* strings owned, except server_cert and the
-                               verification error (static or per listener) */
+    am_bufq_t sealed;        /* records made and not yet written */
+    unsigned gather : 1;     /* in am_tls_seal(): records go to sealed */
+    unsigned failed : 1;     /* a fatal error: no close_notify may follow */
+    unsigned shutdown : 1;   /* close_notify sent (or given up) */
+    unsigned info_done : 1;  /* info is filled */
+    unsigned short_read : 1; /* the last recv(2) did not fill its buffer */
+    unsigned eof : 1;        /* recv(2) saw the peer's FIN */
+    am_tls_info_t info;      /* strings owned, except server_cert and the
+                                verification error (static or per listener) */
 };
 
 typedef struct {
@@ -91,7 +99,7 @@ static int tls_on_ticket_key(SSL *ssl, unsigned char *name, unsigned char *iv,
 
 static am_conf_t *tls_conf;
 static tls_listener_t *tls_listeners; /* one per conf->listen[i] */
-static BIO_METHOD *tls_bio_method;    /* the write side, see the top */
+static BIO_METHOD *tls_bio_method;    /* see the top */
 static unsigned char
     tls_keys[TLS_TICKET_NAME + TLS_TICKET_HMAC + TLS_TICKET_AES];
 
@@ -176,6 +184,8 @@ tls_ctx_create(am_listen_t *l, size_t index)
         what = "SSL_CTX_new() failed";
         goto failed;
     }
+    /* Read-ahead keeps the read buffer only while it holds records. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
                               SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -380,7 +390,31 @@ tls_on_ticket_key(SSL *ssl, unsigned char *name, unsigned char *iv,
     return 1;
 }
 
-/* The write BIO */
+/* The BIO */
+
+/* OpenSSL asks for as much as its buffer holds (read-ahead). */
+static int
+tls_bio_read(BIO *b, char *data, size_t len, size_t *readbytes)
+{
+    am_tls_conn_t *t = BIO_get_data(b);
+    ssize_t n;
+
+    BIO_clear_retry_flags(b);
+    do {
+        n = recv(t->fd, data, len, 0);
+    } while (n == -1 && errno == EINTR);
+    if (n > 0) {
+        t->short_read = (size_t)n < len;
+        *readbytes = (size_t)n;
+        return 1;
+    }
+    if (n == 0) {
+        t->eof = 1; /* BIO_CTRL_EOF: OpenSSL tells an unexpected EOF */
+    } else if (errno == EAGAIN) {
+        BIO_set_retry_read(b);
+    }
+    return 0; /* errno tells tls_result() what failed */
+}
 
 /* OpenSSL writes a whole record (or what is left of one it retries). */
 static int
@@ -421,6 +455,8 @@ tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     switch (cmd) {
     case BIO_CTRL_FLUSH:
         return 1; /* nothing is held back but sealed, which conn.c flushes */
+    case BIO_CTRL_EOF:
+        return t->eof;
     case BIO_C_GET_FD:
         if (ptr != NULL) {
             *(int *)ptr = t->fd;
@@ -435,9 +471,10 @@ static int
 tls_bio_create(void)
 {
     tls_bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                                  "asgimaster gather");
+                                  "asgimaster socket");
     if (tls_bio_method == NULL ||
         BIO_meth_set_write_ex(tls_bio_method, tls_bio_write) != 1 ||
+        BIO_meth_set_read_ex(tls_bio_method, tls_bio_read) != 1 ||
         BIO_meth_set_ctrl(tls_bio_method, tls_bio_ctrl) != 1) {
         return AM_ERROR;
     }
@@ -452,7 +489,7 @@ am_tls_conn_create(am_listen_t *l, int fd)
     size_t index = (size_t)(l - tls_conf->listen);
     char reason[256];
     am_tls_conn_t *t;
-    BIO *rbio = NULL, *wbio = NULL;
+    BIO *bio = NULL;
 
     AM_ASSERT(index < tls_conf->nlisten && tls_listeners[index].ctx != NULL);
     t = am_calloc(1, sizeof(am_tls_conn_t));
@@ -461,21 +498,19 @@ am_tls_conn_create(am_listen_t *l, int fd)
     ERR_clear_error();
     t->ssl = SSL_new(tls_listeners[index].ctx);
     if (t->ssl != NULL) {
-        rbio = BIO_new_socket(fd, BIO_NOCLOSE);
-        wbio = BIO_new(tls_bio_method);
+        bio = BIO_new(tls_bio_method);
     }
-    if (t->ssl == NULL || rbio == NULL || wbio == NULL) {
+    if (t->ssl == NULL || bio == NULL) {
         am_log(AM_LOG_ERROR, 0, "SSL_new() failed: %s",
                tls_reason(reason, sizeof(reason)));
-        BIO_free(rbio);
-        BIO_free(wbio);
+        BIO_free(bio);
         SSL_free(t->ssl);
         free(t);
         return NULL;
     }
-    BIO_set_data(wbio, t);
-    BIO_set_init(wbio, 1);
-    SSL_set_bio(t->ssl, rbio, wbio); /* the SSL owns both */
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(t->ssl, bio, bio); /* the SSL owns it (one reference) */
     SSL_set_app_data(t->ssl, t);
     SSL_set_accept_state(t->ssl);
     return t;
@@ -698,6 +733,18 @@ size_t
 am_tls_pending(const am_tls_conn_t *t)
 {
     return am_bufq_size(&t->sealed);
+}
+
+int
+am_tls_has_pending(const am_tls_conn_t *t)
+{
+    return SSL_has_pending(t->ssl);
+}
+
+int
+am_tls_drained(const am_tls_conn_t *t)
+{
+    return t->short_read && !SSL_has_pending(t->ssl);
 }
 
 void

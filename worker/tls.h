@@ -59,6 +59,14 @@ int am_tls_flush(am_tls_conn_t *t, size_t *sent);
 /* Bytes of sealed records not yet written. */
 size_t am_tls_pending(const am_tls_conn_t *t);
 
+/* 1 when OpenSSL holds bytes read from the socket (records read ahead,
+ * or decrypted and not yet returned): epoll will not report them. */
+int am_tls_has_pending(const am_tls_conn_t *t);
+
+/* 1 when the last recv(2) emptied the socket and OpenSSL holds nothing:
+ * another am_tls_recv() would only meet EAGAIN. */
+int am_tls_drained(const am_tls_conn_t *t);
+
 /* Send close_notify (best effort, non-blocking). */
 void am_tls_shutdown(am_tls_conn_t *t);
 

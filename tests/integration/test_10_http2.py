@@ -316,6 +316,27 @@ def test_trailers(h2):
     assert last.type == HEADERS and last.has(END_STREAM), last
 
 
+def test_mixed_case_names_lowercased(h2):
+    """Known and unknown names, in the head and in trailers sent in two
+    messages, reach the client lowercased with their values untouched;
+    Keep-Alive is dropped (RFC 9113 §8.2.2); the app's Server stays and
+    ours is not added; Date is ours."""
+    r = h2.get("/mixed-case", headers=[("te", "trailers")])
+    assert r.status == 299, r
+    assert r.data == b"mixed"
+    names = [k for k, _ in r.headers]
+    assert names == [k.lower() for k in names], names
+    h = dict(r.headers)
+    assert h.get("content-type") == "text/Plain", h
+    assert h.get("x-mixed-case") == "Value", h
+    assert "keep-alive" not in h, h
+    assert [v for k, v in r.headers if k == "server"] == ["app"], h
+    assert len(h.get("date", "")) == 29, h
+    assert r.trailers is not None, "no trailing HEADERS frame"
+    assert list(r.trailers) == [("grpc-status", "0"), ("content-type", "x/y"),
+                                ("x-trailer-case", "T")], r.trailers
+
+
 # ------------------------------------------------------------ flow control
 
 

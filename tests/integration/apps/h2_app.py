@@ -18,6 +18,13 @@ Routes (any method unless said; query parameters in brackets):
   /raise-after      sends start and one body chunk (more_body), then raises
   /trailers         200 with trailers: true; body "data", then trailers
                     grpc-status: 0, x-trailer: [v]
+  /mixed-case       299, header names in mixed case (known and unknown
+                    ones, a connection-specific one), body "mixed",
+                    then trailers Grpc-Status: 0, Content-Type: x/y,
+                    X-Trailer-Case: T
+  /block            sends a head and "x" (more_body), lets the server
+                    write them, then blocks the whole worker for [s]
+                    seconds (default 1: time.sleep), then "y"
   /slow-read        reads one body chunk every [ms] (default 200) for [n]
                     chunks (default 1), records the byte count under [id]
                     then waits on receive() (never responds) unless [done]
@@ -192,6 +199,30 @@ async def app(scope, receive, send):
                                 (b"x-trailer",
                                  args.get("v", "t").encode())],
                     "more_trailers": False})
+    elif path == "/mixed-case":
+        await read_body(receive)
+        await send({"type": "http.response.start", "status": 299,
+                    "headers": [(b"Content-Type", b"text/Plain"),
+                                (b"X-Mixed-Case", b"Value"),
+                                (b"Keep-Alive", b"timeout=5"),
+                                (b"SERVER", b"app")],
+                    "trailers": True})
+        await send({"type": "http.response.body", "body": b"mixed"})
+        await send({"type": "http.response.trailers",
+                    "headers": [(b"Grpc-Status", b"0"),
+                                (b"Content-Type", b"x/y")],
+                    "more_trailers": True})
+        await send({"type": "http.response.trailers",
+                    "headers": [(b"X-Trailer-Case", b"T")],
+                    "more_trailers": False})
+    elif path == "/block":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"x",
+                    "more_body": True})
+        await asyncio.sleep(0.05)
+        time.sleep(float(args.get("s", 1)))
+        await send({"type": "http.response.body", "body": b"y"})
     elif path == "/slow-read":
         key = args.get("id", "slow")
         ms = int(args.get("ms", 200))

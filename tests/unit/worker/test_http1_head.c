@@ -95,6 +95,14 @@ am_http1_rate_stop(am_http1_t *h)
 {
 }
 
+void
+am_http1_pfields_take(am_http1_t *h)
+{
+    if (h->pfields == NULL) {
+        h->pfields = calloc(h->pfields_cap, sizeof(h->pfields[0]));
+    }
+}
+
 const am_asgi_ops_t am_http1_response_ops;
 
 void
