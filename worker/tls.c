@@ -759,13 +759,6 @@ am_tls_shutdown(am_tls_conn_t *t)
     ERR_clear_error();
 }
 
-void
-am_tls_idle(am_tls_conn_t *t)
-{
-    /* Returns 0 when data is still buffered: they stay, nothing is lost. */
-    (void)SSL_free_buffers(t->ssl);
-}
-
 /* The ASGI TLS extension */
 
 const am_tls_info_t *

@@ -70,10 +70,6 @@ int am_tls_drained(const am_tls_conn_t *t);
 /* Send close_notify (best effort, non-blocking). */
 void am_tls_shutdown(am_tls_conn_t *t);
 
-/* Idle: free OpenSSL's read/write buffers (SSL_MODE_RELEASE_BUFFERS does
- * it; here for an explicit point if needed). */
-void am_tls_idle(am_tls_conn_t *t);
-
 /* The ASGI TLS extension (asgiref specs/tls.rst). Strings are valid until
  * the connection closes; NULL when absent. */
 typedef struct am_tls_info_s {
