@@ -171,28 +171,7 @@ bufq_chunk_release(am_bufq_chunk_t *k)
 void
 am_bufq_append(am_bufq_t *q, const void *data, size_t n)
 {
-    const char *p = data;
-    am_bufq_chunk_t *k;
-    size_t room;
-
-    while (n > 0) {
-        k = q->tail;
-        if (k == NULL || k->len == AM_BUFQ_CHUNK) {
-            k = bufq_chunk_new();
-            if (q->tail != NULL) {
-                q->tail->next = k;
-            } else {
-                q->head = k;
-            }
-            q->tail = k;
-        }
-        room = am_min(AM_BUFQ_CHUNK - k->len, n);
-        memcpy(k->data + k->len, p, room);
-        k->len += room;
-        q->size += room;
-        p += room;
-        n -= room;
-    }
+    am_bufq_append_framed(q, data, n, 0);
 }
 
 int

@@ -122,9 +122,9 @@ h2mem_class(size_t total)
     b = 64 - (unsigned)__builtin_clzll((unsigned long long)(total - 1));
     /* 2^(b-1) < total <= 2^b */
     if (total <= ((size_t)3 << (b - 2))) {
-        return 2 * (b - 6) + 1;
+        return (2 * (size_t)(b - 6)) + 1;
     }
-    return 2 * (b - 5);
+    return 2 * (size_t)(b - 5);
 }
 
 static size_t

@@ -57,6 +57,20 @@ def slow_socket(s):
     return sock
 
 
+def h1_body(buf):
+    """The body of one chunked HTTP/1.1 200 response in buf."""
+    head, _, chunked = bytes(buf).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    body = bytearray()
+    while True:
+        size, _, chunked = chunked.partition(b"\r\n")
+        size = int(size, 16)
+        if size == 0:
+            return body
+        body += chunked[:size]
+        chunked = chunked[size + 2:]
+
+
 def h1_client(s, n, errors):
     want = expected_body()
     try:
@@ -68,17 +82,7 @@ def h1_client(s, n, errors):
                     d = sock.recv(8192)
                     assert d, "connection closed mid-response"
                     buf += d
-                head, _, chunked = bytes(buf).partition(b"\r\n\r\n")
-                assert head.startswith(b"HTTP/1.1 200"), head
-                body = bytearray()
-                while True:
-                    size, _, chunked = chunked.partition(b"\r\n")
-                    size = int(size, 16)
-                    if size == 0:
-                        break
-                    body += chunked[:size]
-                    chunked = chunked[size + 2:]
-                assert body == want, "body damaged"
+                assert h1_body(buf) == want, "body damaged"
     except Exception as e:  # reported by the main thread
         errors.append(repr(e))
 
@@ -177,16 +181,7 @@ def test_tls_close_notify_follows_every_sealed_record(server, tmp_path):
             if not d:
                 break  # close_notify
             buf += d
-    head, _, chunked = bytes(buf).partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head
-    body = bytearray()
-    while True:
-        size, _, chunked = chunked.partition(b"\r\n")
-        size = int(size, 16)
-        if size == 0:
-            break
-        body += chunked[:size]
-        chunked = chunked[size + 2:]
+    body = h1_body(buf)
     assert len(body) == n
     assert body == bytes(range(256)) * (n // 256), "body damaged"
 
