@@ -1,6 +1,6 @@
 /* worker/asgi.c: the ASGI bridge (asgiref specs/www.rst, HTTP). One
  * am_asgi_request_t per request of any protocol: the scope is built in C
- * (asgi_scope.c), the app runs as an asyncio task (runtime.run_request)
+ * (asgi_scope.c), the app runs as an asyncio task (asgi_call.c)
  * and its send() events (asgi_http.c) become calls of the protocol's
  * am_asgi_ops_t. The task's first step is taken at once from the loop's
  * select() (am_asgi_start_pending()), as CPython 3.12's eager tasks do:
@@ -201,7 +201,7 @@ am_asgi_disconnected_error(void)
     return NULL;
 }
 
-/* The app's task ended: runtime.run_request calls app_done()/app_failed(). */
+/* The app's task ended (asgi_call.c). */
 static void
 asgi_request_ended(am_asgi_request_t *r, int failed)
 {
@@ -234,15 +234,20 @@ asgi_request_ended(am_asgi_request_t *r, int failed)
     }
 }
 
-static PyObject *
-asgi_request_app_done(am_asgi_request_t *r, PyObject *unused)
+void
+am_asgi_request_app_done(am_asgi_request_t *r)
 {
     asgi_request_ended(r, 0);
-    Py_RETURN_NONE;
 }
 
-static PyObject *
-asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
+void
+am_asgi_request_app_closed(am_asgi_request_t *r)
+{
+    asgi_request_ended(r, 1);
+}
+
+void
+am_asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
 {
     PyObject *msg, *res;
     int quiet;
@@ -268,7 +273,6 @@ asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
         }
     }
     asgi_request_ended(r, 1);
-    Py_RETURN_NONE;
 }
 
 static void
@@ -300,8 +304,6 @@ static PyMethodDef asgi_request_methods[] = {
     { "receive", (PyCFunction)asgi_request_receive, METH_NOARGS,
       "ASGI receive()" },
     { "send", (PyCFunction)asgi_request_send, METH_O, "ASGI send(message)" },
-    { "app_done", (PyCFunction)asgi_request_app_done, METH_NOARGS, NULL },
-    { "app_failed", (PyCFunction)asgi_request_app_failed, METH_O, NULL },
     { NULL, NULL, 0, NULL },
 };
 
@@ -312,6 +314,13 @@ static PyTypeObject asgi_request_type = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_methods = asgi_request_methods,
 };
+
+PyObject *
+am_asgi_request_callable(am_asgi_request_t *r, int send)
+{
+    return PyCFunction_NewEx(&asgi_request_methods[send ? 1 : 0], (PyObject *)r,
+                             NULL);
+}
 
 am_asgi_request_t *
 am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
@@ -363,9 +372,8 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
         goto error;
     }
 
-    /* Calling the coroutine function runs none of the app yet. */
-    r->coro = PyObject_CallFunctionObjArgs(
-        am_asgi_objs.run_request, am_asgi_objs.app, scope, (PyObject *)r, NULL);
+    /* The app is called at the task's first step. */
+    r->coro = am_asgi_call_new(r, scope);
     Py_DECREF(scope);
     if (r->coro == NULL) {
         Py_DECREF(r);
@@ -547,7 +555,7 @@ asgi_request_first_step(am_asgi_request_t *r)
         }
     }
     if (res == NULL) {
-        /* run_request() catches all but what stops the loop. */
+        /* The call catches all but what stops the loop. */
         if (PyErr_ExceptionMatches(PyExc_SystemExit) ||
             PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
             rc = -1;
@@ -710,7 +718,8 @@ int
 am_asgi_types_ready(PyObject *module)
 {
     if (PyType_Ready(&asgi_request_type) == -1 ||
-        PyType_Ready(&asgi_ready_type) == -1) {
+        PyType_Ready(&asgi_ready_type) == -1 ||
+        am_asgi_call_ready(module) == -1) {
         return -1;
     }
     Py_INCREF(&asgi_request_type);
@@ -798,7 +807,6 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
     Py_INCREF(app);
     am_asgi_objs.state = state;
     Py_INCREF(state);
-    am_asgi_objs.run_request = PyObject_GetAttrString(runtime, "run_request");
     am_asgi_objs.log_exception =
         PyObject_GetAttrString(runtime, "log_exception");
     am_asgi_objs.disconnected_exc =
@@ -823,8 +831,7 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
         am_asgi_objs.loop_kwnames == NULL || am_asgi_objs.capture == NULL) {
         return AM_ERROR;
     }
-    if (am_asgi_objs.run_request == NULL ||
-        am_asgi_objs.log_exception == NULL ||
+    if (am_asgi_objs.log_exception == NULL ||
         am_asgi_objs.disconnected_exc == NULL ||
         am_asgi_objs.create_task == NULL ||
         am_asgi_objs.create_future == NULL) {

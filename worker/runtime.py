@@ -24,6 +24,10 @@ LOG_NOTICE = 5
 LOG_INFO = 6
 
 
+# An app task's coroutine (worker/asgi_call.c): asyncio.Task takes it.
+collections.abc.Coroutine.register(_am.AppCall)
+
+
 class ClientDisconnected(OSError):
     """send() on a request whose client has gone away (ASGI: an OSError)."""
 
@@ -288,18 +292,6 @@ def _asgi3(app):
         return await instance(receive, send)
 
     return asgi2_app
-
-
-async def run_request(app, scope, request):
-    """The task of one request: the bridge learns how the app ended."""
-    try:
-        await app(scope, request.receive, request.send)
-    except BaseException as exc:  # noqa: B902 - the worker must survive
-        request.app_failed(exc)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-    else:
-        request.app_done()
 
 
 class Lifespan:

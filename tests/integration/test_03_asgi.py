@@ -342,6 +342,41 @@ def test_exception_after_start_closes_without_last_chunk(srv):
     assert worker_pid(srv) == pid
 
 
+def app_traceback(srv, last):
+    """The log lines of the traceback that ends with last."""
+    lines = srv.log_text().splitlines()
+    end = max(i for i, line in enumerate(lines) if last in line)
+    start = max(i for i, line in enumerate(lines[:end])
+                if "Traceback (most recent call last)" in line)
+    return lines[start:end + 1]
+
+
+def test_exception_after_an_await_gives_500_and_app_frames(srv):
+    # The app's task is a coroutine in C (worker/asgi_call.c): an exception
+    # after a suspension is still the app's, with the app's own frames.
+    srv.allow_errors_in_this_test()
+    pid = worker_pid(srv)
+    r = httpx.get(f"{srv.url}/raise-after-await", timeout=10)
+    assert r.status_code == 500
+    srv.wait_log(r"\[error\] .*RuntimeError: boom-after-await")
+    tb = "\n".join(app_traceback(srv, "RuntimeError: boom-after-await"))
+    assert "in app" in tb and "in fail_in_helper" in tb, tb
+    assert "exception in ASGI application" in srv.log_text()
+    assert httpx.get(f"{srv.url}/", timeout=10).text == "hello"
+    assert worker_pid(srv) == pid
+
+
+def test_exception_in_awaited_object_gives_500(srv):
+    srv.allow_errors_in_this_test()
+    pid = worker_pid(srv)
+    r = httpx.get(f"{srv.url}/raise-in-await", timeout=10)
+    assert r.status_code == 500
+    srv.wait_log(r"\[error\] .*ValueError: boom-in-awaitable")
+    tb = "\n".join(app_traceback(srv, "ValueError: boom-in-awaitable"))
+    assert "in __await__" in tb, tb
+    assert worker_pid(srv) == pid
+
+
 def test_return_without_response_gives_500(srv):
     srv.allow_errors_in_this_test()
     pid = worker_pid(srv)
