@@ -39,6 +39,11 @@ static PyTypeObject asgi_ready_type;
 
 /* Requests whose task takes its first step in am_asgi_start_pending(). */
 static am_asgi_request_t *start_head, **start_tail = &start_head;
+static size_t start_count;
+/* From this many requests waiting for their first steps on, the next ones
+ * build their scopes then (am_asgi_request_create()): up to it, some 600
+ * Python objects, below the young generation's threshold of 700. */
+#define ASGI_DEFER_SCOPES 64
 /* What asgi_capture_call_soon() took: the task's step and its context. */
 static PyObject *start_step, *start_ctx;
 
@@ -283,6 +288,7 @@ asgi_request_dealloc(am_asgi_request_t *r)
     Py_CLEAR(r->send_waiter);
     Py_CLEAR(r->close_reason);
     Py_CLEAR(r->coro);
+    PyMem_Free(r->head);
     PyObject_Free(r);
 }
 
@@ -322,12 +328,88 @@ am_asgi_request_callable(am_asgi_request_t *r, int send)
                              NULL);
 }
 
+/* A copy of head in one block of PyMem memory, or NULL (no exception). */
+static am_asgi_head_t *
+asgi_head_copy(const am_asgi_head_t *h)
+{
+    size_t size, i, ver = strlen(h->http_version) + 1,
+                    scheme = strlen(h->scheme) + 1,
+                    client = h->client_host ? strlen(h->client_host) + 1 : 0,
+                    server = h->server_host ? strlen(h->server_host) + 1 : 0;
+    am_asgi_head_t *c;
+    am_header_t *hd;
+    char *p;
+
+    size = sizeof(*c) + h->nheaders * sizeof(am_header_t) + h->method_len +
+           h->path_len + h->query_len + ver + scheme + client + server;
+    for (i = 0; i < h->nheaders; i++) {
+        size += h->headers[i].name_len + h->headers[i].value_len;
+    }
+    c = PyMem_Malloc(size);
+    if (c == NULL) {
+        return NULL;
+    }
+    *c = *h;
+    hd = (am_header_t *)(c + 1);
+    p = (char *)(hd + h->nheaders);
+#define ASGI_COPY(dst, src, len)                                               \
+    do {                                                                       \
+        memcpy(p, (src), (len));                                               \
+        (dst) = p;                                                             \
+        p += (len);                                                            \
+    } while (0)
+    for (i = 0; i < h->nheaders; i++) {
+        hd[i] = h->headers[i];
+        ASGI_COPY(hd[i].name, h->headers[i].name, h->headers[i].name_len);
+        ASGI_COPY(hd[i].value, h->headers[i].value, h->headers[i].value_len);
+    }
+    c->headers = hd;
+    ASGI_COPY(c->method, h->method, h->method_len);
+    ASGI_COPY(c->path, h->path, h->path_len);
+    ASGI_COPY(c->query, h->query, h->query_len);
+    ASGI_COPY(c->http_version, h->http_version, ver);
+    ASGI_COPY(c->scheme, h->scheme, scheme);
+    if (client) {
+        ASGI_COPY(c->client_host, h->client_host, client);
+    }
+    if (server) {
+        ASGI_COPY(c->server_host, h->server_host, server);
+    }
+#undef ASGI_COPY
+    return c;
+}
+
 am_asgi_request_t *
 am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
                        void *stream, uint64_t conn_id, uint32_t stream_id)
 {
-    return am_asgi_request_start(am_asgi_scope_build(head), head, ops, NULL,
-                                 stream, conn_id, stream_id);
+    am_asgi_head_t *copy;
+    am_asgi_request_t *r;
+
+    if (head->tls != NULL || start_count < ASGI_DEFER_SCOPES) {
+        return am_asgi_request_start(am_asgi_scope_build(head), head, ops, NULL,
+                                     stream, conn_id, stream_id);
+    }
+    /* Many requests in one poll (HTTP/2 streams, pipelining): the scope is
+     * built at the task's first step, from a copy. They wait with no
+     * Python objects, so fewer collections of the young generation run,
+     * and each finds few objects. A few requests are cheaper built now,
+     * and the TLS facts are the connection's: read now. */
+    copy = asgi_head_copy(head);
+    if (copy == NULL) {
+        am_connlog(AM_LOG_ALERT, 0, conn_id, stream_id,
+                   "cannot start the app task: out of memory");
+        return NULL;
+    }
+    Py_INCREF(Py_None);
+    r = am_asgi_request_start(Py_None, copy, ops, NULL, stream, conn_id,
+                              stream_id);
+    if (r == NULL) {
+        PyMem_Free(copy);
+    } else {
+        r->head = copy;
+    }
+    return r;
 }
 
 am_asgi_request_t *
@@ -362,6 +444,7 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
     r->close_code = 1006; /* RFC 6455 §7.1.5: no close frame (yet) */
     r->close_reason = NULL;
     r->coro = NULL;
+    r->head = NULL;
     r->next = NULL;
     /* A WebSocket session queues messages; a request's body list is
      * made with its first chunk (am_asgi_request_body()). */
@@ -372,19 +455,24 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
         goto error;
     }
 
-    /* The app is called at the task's first step. */
-    r->coro = am_asgi_call_new(r, scope);
-    Py_DECREF(scope);
-    if (r->coro == NULL) {
-        Py_DECREF(r);
-        goto error;
+    /* The app is called at the task's first step; a scope of None is
+     * built then (am_asgi_request_create()). */
+    if (scope != Py_None) {
+        r->coro = am_asgi_call_new(r, scope);
+        if (r->coro == NULL) {
+            Py_DECREF(scope);
+            Py_DECREF(r);
+            goto error;
+        }
     }
+    Py_DECREF(scope);
     /* The first step runs when the server's poll is over
      * (am_asgi_start_pending()): never inside the protocol's call, which
      * has not stored r yet, nor inside its posted work. */
     Py_INCREF(r); /* the list's */
     *start_tail = r;
     start_tail = &r->next;
+    start_count++;
     /* Created by posted work, the poll's wait must not block. */
     am_event_wake_python();
     am_asgi_running++;
@@ -519,12 +607,19 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
 static int
 asgi_request_first_step(am_asgi_request_t *r)
 {
-    PyObject *coro = r->coro, *task, *step, *ctx, *res;
+    PyObject *coro = r->coro, *task, *step, *ctx, *res, *scope;
     int rc = 0;
 
     r->coro = NULL;
-    task = asgi_task_create(r, coro);
-    Py_DECREF(coro);
+    if (coro == NULL) {
+        scope = am_asgi_scope_build(r->head);
+        PyMem_Free(r->head);
+        r->head = NULL;
+        coro = scope != NULL ? am_asgi_call_new(r, scope) : NULL;
+        Py_XDECREF(scope);
+    }
+    task = coro != NULL ? asgi_task_create(r, coro) : NULL;
+    Py_XDECREF(coro);
     if (task == NULL) {
         Py_CLEAR(start_step);
         Py_CLEAR(start_ctx);
@@ -581,6 +676,7 @@ am_asgi_start_pending(void)
     while (start_head != NULL) {
         r = start_head;
         start_head = r->next;
+        start_count--;
         if (start_head == NULL) {
             start_tail = &start_head;
         }

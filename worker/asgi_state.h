@@ -39,6 +39,8 @@ struct am_asgi_request_s {
     int close_code;          /* for websocket.disconnect */
     PyObject *close_reason;  /* owned str or NULL */
     PyObject *coro;          /* owned until its first step (asgi.c) */
+    am_asgi_head_t *head;    /* owned PyMem copy until the first step, when
+                                the scope is built from it (coro NULL) */
     am_asgi_request_t *next; /* in the list waiting for a first step */
 };
 
