@@ -9,9 +9,11 @@
 
 import asyncio
 import collections.abc
+import functools
 import importlib
 import inspect
 import logging
+import operator
 import selectors
 import sys
 import traceback
@@ -174,6 +176,9 @@ class Selector(selectors.BaseSelector):
 
 def new_loop():
     loop = asyncio.SelectorEventLoop(Selector())
+    # Every Future and Task asks loop.get_debug() (a Python method, "return
+    # self._debug") as it is made: the same answer from C callables.
+    loop.get_debug = functools.partial(operator.attrgetter("_debug"), loop)
     asyncio.set_event_loop(loop)
     return loop
 

@@ -303,6 +303,12 @@ def test_send_error_reraised_is_not_logged_as_error(srv):
     assert len(srv.log_lines("error")) == before, srv.log_text()
 
 
+def test_loop_get_debug_follows_set_debug(srv):
+    # The worker's loop answers get_debug() from C (runtime.new_loop()).
+    r = httpx.get(f"{srv.url}/loop-debug", timeout=10)
+    assert r.json() == [False, True, False]
+
+
 # ------------------------------------------------------------ broken apps
 
 

@@ -30,6 +30,7 @@ Routes (GET unless said; query parameters in brackets):
   /result           what was recorded under [id] (404 until then)
   /raise-before     raises before http.response.start
   /raise-after      raises after start and one chunk of a chunked body
+  /loop-debug       loop.get_debug() before, in and after set_debug(True)
   /raise-after-await  raises in fail_in_helper() after an await
   /raise-in-await   awaits an object whose __await__ iterator raises
   /return-early     returns without responding
@@ -302,6 +303,15 @@ async def app(scope, receive, send):
                     "more_body": True})
         await asyncio.sleep(0.05)
         raise RuntimeError("boom-after-start")
+
+    if path == "/loop-debug":
+        loop = asyncio.get_running_loop()
+        seen = [loop.get_debug()]
+        loop.set_debug(True)
+        seen.append(loop.get_debug())
+        loop.set_debug(False)
+        seen.append(loop.get_debug())
+        return await respond(send, body=json.dumps(seen).encode())
 
     if path == "/raise-after-await":
         await asyncio.sleep(0)
