@@ -45,6 +45,8 @@ static size_t start_count;
  * Python objects, below the young generation's threshold of 700. */
 #define ASGI_DEFER_SCOPES 64
 /* What asgi_capture_call_soon() took: the task's step and its context. */
+static int capturing;         /* asgi_task_create() is in Task() */
+static PyObject *context_str; /* "context", interned */
 static PyObject *start_step, *start_ctx;
 
 /* The done awaitable. */
@@ -485,8 +487,9 @@ error:
     return NULL;
 }
 
-/* loop.call_soon() while asgi_task_create() builds a task: the task's
- * first step is taken, not scheduled. Anything else goes to the loop. */
+/* The loop's call_soon (an instance attribute from am_asgi_start() on):
+ * while asgi_task_create() builds a task, the task's first step is taken,
+ * not scheduled. Anything else goes to the loop. */
 static PyObject *
 asgi_capture_call_soon(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames)
@@ -495,16 +498,18 @@ asgi_capture_call_soon(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     Py_ssize_t i, nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
 
     for (i = 0; i < nkw; i++) {
-        if (PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) &&
-            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i),
-                                             "context") == 0) {
+        if (PyTuple_GET_ITEM(kwnames, i) == context_str ||
+            (PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) &&
+             PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i),
+                                              "context") == 0)) {
             ctx = args[nargs + i];
         } else {
             break;
         }
     }
     /* Task() passes its step and context=; anything else is not ours. */
-    if (start_step == NULL && nargs == 1 && i == nkw && ctx != NULL) {
+    if (capturing && start_step == NULL && nargs == 1 && i == nkw &&
+        ctx != NULL) {
         Py_INCREF(args[0]);
         start_step = args[0];
         Py_XINCREF(ctx);
@@ -553,7 +558,6 @@ static PyObject *
 asgi_task_create(am_asgi_request_t *r, PyObject *coro)
 {
     PyObject *task, *args[3], *factory;
-    PyObject *exc_type, *exc, *tb;
 #if PY_VERSION_HEX >= 0x030A0000
     int gc;
 #endif
@@ -561,17 +565,15 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
     factory = PyDict_GetItemWithError(am_asgi_objs.loop_dict,
                                       am_asgi_objs.task_factory_key);
     if ((factory != NULL && factory != Py_None) || PyErr_Occurred() ||
-        PyDict_Contains(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) !=
-            0) {
+        PyDict_GetItemWithError(am_asgi_objs.loop_dict,
+                                am_asgi_objs.call_soon_key) !=
+            am_asgi_objs.capture) {
         /* A task factory of the app's, or call_soon replaced: the plain
          * way, the task scheduled. */
         PyErr_Clear();
         return PyObject_CallOneArg(am_asgi_objs.create_task, coro);
     }
-    if (PyDict_SetItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key,
-                       am_asgi_objs.capture) == -1) {
-        return NULL;
-    }
+    capturing = 1;
     /* asyncio.Task(coro, loop=loop, name=...), as loop.create_task()
      * does. */
     args[0] = coro;
@@ -590,13 +592,8 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
         PyGC_Enable();
     }
 #endif
+    capturing = 0;
     Py_XDECREF(args[2]);
-    PyErr_Fetch(&exc_type, &exc, &tb);
-    if (PyDict_DelItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) ==
-        -1) {
-        PyErr_WriteUnraisable(am_asgi_objs.loop);
-    }
-    PyErr_Restore(exc_type, exc, tb);
     return task;
 }
 
@@ -921,10 +918,21 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
     am_asgi_objs.task_factory_key = PyUnicode_InternFromString("_task_factory");
     am_asgi_objs.loop_kwnames = Py_BuildValue("(ss)", "loop", "name");
     am_asgi_objs.capture = PyCFunction_NewEx(&asgi_capture_def, NULL, NULL);
+    context_str = PyUnicode_InternFromString("context");
     if (am_asgi_objs.call_soon == NULL || am_asgi_objs.loop_dict == NULL ||
         am_asgi_objs.task_type == NULL || am_asgi_objs.call_soon_key == NULL ||
         am_asgi_objs.task_factory_key == NULL ||
-        am_asgi_objs.loop_kwnames == NULL || am_asgi_objs.capture == NULL) {
+        am_asgi_objs.loop_kwnames == NULL || am_asgi_objs.capture == NULL ||
+        context_str == NULL) {
+        return AM_ERROR;
+    }
+    /* loop.call_soon is the capture for good, unless the app's already
+     * replaced it; setting and deleting it per task cost more. */
+    if (PyDict_GetItemWithError(am_asgi_objs.loop_dict,
+                                am_asgi_objs.call_soon_key) == NULL &&
+        (PyErr_Occurred() ||
+         PyDict_SetItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key,
+                        am_asgi_objs.capture) == -1)) {
         return AM_ERROR;
     }
     if (am_asgi_objs.log_exception == NULL ||
