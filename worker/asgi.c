@@ -534,6 +534,7 @@ static PyObject *
 asgi_task_name(am_asgi_request_t *r)
 {
     char buf[64], *p = buf + sizeof(buf);
+    PyObject *name;
     uint64_t v = r->stream_id;
     int pass;
 
@@ -549,7 +550,12 @@ asgi_task_name(am_asgi_request_t *r)
     }
     p -= 8;
     memcpy(p, "request ", 8);
-    return PyUnicode_FromStringAndSize(p, buf + sizeof(buf) - p);
+    /* ASCII: no UTF-8 decoding to scan it. */
+    name = PyUnicode_New(buf + sizeof(buf) - p, 127);
+    if (name != NULL) {
+        memcpy(PyUnicode_DATA(name), p, (size_t)(buf + sizeof(buf) - p));
+    }
+    return name;
 }
 
 /* An asyncio task for coro whose first step, if taken, is in start_step
