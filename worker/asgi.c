@@ -563,7 +563,7 @@ asgi_task_name(am_asgi_request_t *r)
 static PyObject *
 asgi_task_create(am_asgi_request_t *r, PyObject *coro)
 {
-    PyObject *task, *args[3], *factory;
+    PyObject *task = NULL, *args, *name, *factory;
 #if PY_VERSION_HEX >= 0x030A0000
     int gc;
 #endif
@@ -579,27 +579,34 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
         PyErr_Clear();
         return PyObject_CallOneArg(am_asgi_objs.create_task, coro);
     }
-    capturing = 1;
     /* asyncio.Task(coro, loop=loop, name=...), as loop.create_task()
-     * does. */
-    args[0] = coro;
-    args[1] = am_asgi_objs.loop;
-    args[2] = asgi_task_name(r);
+     * does. Task has no vectorcall: with a tuple and a kwargs dict of
+     * our own, the call makes neither. The name stays in the dict until
+     * the next task's replaces it. */
+    name = asgi_task_name(r);
+    args = name != NULL ? PyTuple_Pack(1, coro) : NULL;
+    if (args == NULL || PyDict_SetItem(am_asgi_objs.task_kwargs,
+                                       am_asgi_objs.name_key, name) == -1) {
+        goto done;
+    }
+    capturing = 1;
 #if PY_VERSION_HEX >= 0x030A0000
     /* No collection in Task(): a finalizer calling loop.call_soon() would
      * meet the capture. */
     gc = PyGC_Disable();
 #endif
-    task = args[2] == NULL ? NULL
-                           : PyObject_Vectorcall(am_asgi_objs.task_type, args,
-                                                 1, am_asgi_objs.loop_kwnames);
+    task =
+        PyObject_Call(am_asgi_objs.task_type, args, am_asgi_objs.task_kwargs);
 #if PY_VERSION_HEX >= 0x030A0000
     if (gc) {
         PyGC_Enable();
     }
 #endif
     capturing = 0;
-    Py_XDECREF(args[2]);
+
+done:
+    Py_XDECREF(args);
+    Py_XDECREF(name);
     return task;
 }
 
@@ -922,14 +929,16 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
     Py_XDECREF(asyncio);
     am_asgi_objs.call_soon_key = PyUnicode_InternFromString("call_soon");
     am_asgi_objs.task_factory_key = PyUnicode_InternFromString("_task_factory");
-    am_asgi_objs.loop_kwnames = Py_BuildValue("(ss)", "loop", "name");
+    am_asgi_objs.name_key = PyUnicode_InternFromString("name");
+    am_asgi_objs.task_kwargs =
+        Py_BuildValue("{sOsO}", "loop", loop, "name", Py_None);
     am_asgi_objs.capture = PyCFunction_NewEx(&asgi_capture_def, NULL, NULL);
     context_str = PyUnicode_InternFromString("context");
     if (am_asgi_objs.call_soon == NULL || am_asgi_objs.loop_dict == NULL ||
         am_asgi_objs.task_type == NULL || am_asgi_objs.call_soon_key == NULL ||
         am_asgi_objs.task_factory_key == NULL ||
-        am_asgi_objs.loop_kwnames == NULL || am_asgi_objs.capture == NULL ||
-        context_str == NULL) {
+        am_asgi_objs.name_key == NULL || am_asgi_objs.task_kwargs == NULL ||
+        am_asgi_objs.capture == NULL || context_str == NULL) {
         return AM_ERROR;
     }
     /* loop.call_soon is the capture for good, unless the app's already

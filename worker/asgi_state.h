@@ -72,7 +72,8 @@ typedef struct am_asgi_objs_s {
     PyObject *task_factory_key; /* owned: "_task_factory" */
     PyObject *capture;          /* owned: asgi_capture_call_soon() */
     PyObject *call_soon;        /* owned: loop.call_soon */
-    PyObject *loop_kwnames;     /* owned: ("loop", "name") */
+    PyObject *name_key;         /* owned: "name" */
+    PyObject *task_kwargs;      /* owned: {"loop": loop, "name": ...} */
     PyObject *disconnected_exc; /* owned: ClientDisconnected */
     PyObject *log_exception;    /* owned: runtime.log_exception */
     PyObject *scope_asgi;       /* owned: {"version": "3.0", ...} */
