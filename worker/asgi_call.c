@@ -429,6 +429,27 @@ asgi_call_dealloc(asgi_call_t *c)
     PyObject_GC_Del(c);
 }
 
+/* __qualname__ and __name__: the app's, for asyncio's repr of the task. */
+static PyObject *
+asgi_call_name(asgi_call_t *c, void *which)
+{
+    PyObject *name = PyObject_GetAttrString(
+        am_asgi_objs.app, which ? "__name__" : "__qualname__");
+
+    if (name == NULL || !PyUnicode_Check(name)) {
+        PyErr_Clear();
+        Py_XDECREF(name);
+        name = PyUnicode_FromString("app");
+    }
+    return name;
+}
+
+static PyGetSetDef asgi_call_getset[] = {
+    { "__qualname__", (getter)asgi_call_name, NULL, NULL, NULL },
+    { "__name__", (getter)asgi_call_name, NULL, NULL, "" },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
 static PyMethodDef asgi_call_methods[] = {
     { "send", (PyCFunction)asgi_call_send, METH_O, NULL },
     { "throw", (PyCFunction)asgi_call_throw, METH_VARARGS, NULL },
@@ -454,6 +475,7 @@ static PyTypeObject asgi_call_type = {
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)asgi_call_next,
     .tp_methods = asgi_call_methods,
+    .tp_getset = asgi_call_getset,
     .tp_finalize = (destructor)asgi_call_finalize,
 };
 

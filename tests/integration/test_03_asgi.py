@@ -443,3 +443,31 @@ def test_many_failures_then_still_serving(srv):
                          timeout=10).status_code == 500
     assert httpx.get(f"{srv.url}/", timeout=10).text == "hello"
     assert worker_pid(srv) == pid
+
+
+def test_keyboard_interrupt_in_app_stops_the_worker_loop(srv):
+    # KeyboardInterrupt is no app failure to survive: it is logged as the
+    # app's exception, then stops the worker's loop; the master starts
+    # another worker, which serves. (Last in this module: it replaces the
+    # worker.)
+    srv.allow_errors_in_this_test()
+    srv.allow_respawn = True
+    srv.expect_log(r"\[alert\] .*the event loop stopped with an exception")
+    srv.expect_log(r"\[crit\] .*worker \d+ \(slot \d+\) exited with code")
+    pid = worker_pid(srv)
+    try:
+        httpx.get(f"{srv.url}/keyboard-interrupt", timeout=10)
+    except httpx.HTTPError:
+        pass
+    srv.wait_log(r"\[alert\] .*the event loop stopped with an exception")
+    tb = "\n".join(app_traceback(srv, "KeyboardInterrupt"))
+    assert "in app" in tb, tb
+    assert wait_until(lambda: _pid_or_none(srv) not in (None, pid), 30)
+    assert httpx.get(f"{srv.url}/", timeout=10).text == "hello"
+
+
+def _pid_or_none(srv):
+    try:
+        return worker_pid(srv)
+    except httpx.HTTPError:
+        return None

@@ -31,6 +31,7 @@ Routes (GET unless said; query parameters in brackets):
   /raise-before     raises before http.response.start
   /raise-after      raises after start and one chunk of a chunked body
   /loop-debug       loop.get_debug() before, in and after set_debug(True)
+  /keyboard-interrupt  raises KeyboardInterrupt after an await
   /raise-after-await  raises in fail_in_helper() after an await
   /raise-in-await   awaits an object whose __await__ iterator raises
   /return-early     returns without responding
@@ -312,6 +313,10 @@ async def app(scope, receive, send):
         loop.set_debug(False)
         seen.append(loop.get_debug())
         return await respond(send, body=json.dumps(seen).encode())
+
+    if path == "/keyboard-interrupt":
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
 
     if path == "/raise-after-await":
         await asyncio.sleep(0)
