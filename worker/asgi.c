@@ -1,6 +1,6 @@
 /* worker/asgi.c: the ASGI bridge (asgiref specs/www.rst, HTTP). One
  * am_asgi_request_t per request of any protocol: the scope is built in C
- * (asgi_scope.c), the app runs as an asyncio task (runtime.run_request)
+ * (asgi_scope.c), the app runs as an asyncio task (asgi_call.c)
  * and its send() events (asgi_http.c) become calls of the protocol's
  * am_asgi_ops_t. The task's first step is taken at once from the loop's
  * select() (am_asgi_start_pending()), as CPython 3.12's eager tasks do:
@@ -39,7 +39,14 @@ static PyTypeObject asgi_ready_type;
 
 /* Requests whose task takes its first step in am_asgi_start_pending(). */
 static am_asgi_request_t *start_head, **start_tail = &start_head;
+static size_t start_count;
+/* From this many requests waiting for their first steps on, the next ones
+ * build their scopes then (am_asgi_request_create()): up to it, some 600
+ * Python objects, below the young generation's threshold of 700. */
+#define ASGI_DEFER_SCOPES 64
 /* What asgi_capture_call_soon() took: the task's step and its context. */
+static int capturing;         /* asgi_task_create() is in Task() */
+static PyObject *context_str; /* "context", interned */
 static PyObject *start_step, *start_ctx;
 
 /* The done awaitable. */
@@ -201,7 +208,7 @@ am_asgi_disconnected_error(void)
     return NULL;
 }
 
-/* The app's task ended: runtime.run_request calls app_done()/app_failed(). */
+/* The app's task ended (asgi_call.c). */
 static void
 asgi_request_ended(am_asgi_request_t *r, int failed)
 {
@@ -234,15 +241,20 @@ asgi_request_ended(am_asgi_request_t *r, int failed)
     }
 }
 
-static PyObject *
-asgi_request_app_done(am_asgi_request_t *r, PyObject *unused)
+void
+am_asgi_request_app_done(am_asgi_request_t *r)
 {
     asgi_request_ended(r, 0);
-    Py_RETURN_NONE;
 }
 
-static PyObject *
-asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
+void
+am_asgi_request_app_closed(am_asgi_request_t *r)
+{
+    asgi_request_ended(r, 1);
+}
+
+void
+am_asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
 {
     PyObject *msg, *res;
     int quiet;
@@ -268,7 +280,6 @@ asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc)
         }
     }
     asgi_request_ended(r, 1);
-    Py_RETURN_NONE;
 }
 
 static void
@@ -279,6 +290,7 @@ asgi_request_dealloc(am_asgi_request_t *r)
     Py_CLEAR(r->send_waiter);
     Py_CLEAR(r->close_reason);
     Py_CLEAR(r->coro);
+    PyMem_Free(r->head);
     PyObject_Free(r);
 }
 
@@ -300,8 +312,6 @@ static PyMethodDef asgi_request_methods[] = {
     { "receive", (PyCFunction)asgi_request_receive, METH_NOARGS,
       "ASGI receive()" },
     { "send", (PyCFunction)asgi_request_send, METH_O, "ASGI send(message)" },
-    { "app_done", (PyCFunction)asgi_request_app_done, METH_NOARGS, NULL },
-    { "app_failed", (PyCFunction)asgi_request_app_failed, METH_O, NULL },
     { NULL, NULL, 0, NULL },
 };
 
@@ -313,12 +323,95 @@ static PyTypeObject asgi_request_type = {
     .tp_methods = asgi_request_methods,
 };
 
+PyObject *
+am_asgi_request_callable(am_asgi_request_t *r, int send)
+{
+    return PyCFunction_NewEx(&asgi_request_methods[send ? 1 : 0], (PyObject *)r,
+                             NULL);
+}
+
+/* A copy of head in one block of PyMem memory, or NULL (no exception). */
+static am_asgi_head_t *
+asgi_head_copy(const am_asgi_head_t *h)
+{
+    size_t size, i, ver = strlen(h->http_version) + 1,
+                    scheme = strlen(h->scheme) + 1,
+                    client = h->client_host ? strlen(h->client_host) + 1 : 0,
+                    server = h->server_host ? strlen(h->server_host) + 1 : 0;
+    am_asgi_head_t *c;
+    am_header_t *hd;
+    char *p;
+
+    size = sizeof(*c) + h->nheaders * sizeof(am_header_t) + h->method_len +
+           h->path_len + h->query_len + ver + scheme + client + server;
+    for (i = 0; i < h->nheaders; i++) {
+        size += h->headers[i].name_len + h->headers[i].value_len;
+    }
+    c = PyMem_Malloc(size);
+    if (c == NULL) {
+        return NULL;
+    }
+    *c = *h;
+    hd = (am_header_t *)(c + 1);
+    p = (char *)(hd + h->nheaders);
+#define ASGI_COPY(dst, src, len)                                               \
+    do {                                                                       \
+        memcpy(p, (src), (len));                                               \
+        (dst) = p;                                                             \
+        p += (len);                                                            \
+    } while (0)
+    for (i = 0; i < h->nheaders; i++) {
+        hd[i] = h->headers[i];
+        ASGI_COPY(hd[i].name, h->headers[i].name, h->headers[i].name_len);
+        ASGI_COPY(hd[i].value, h->headers[i].value, h->headers[i].value_len);
+    }
+    c->headers = hd;
+    ASGI_COPY(c->method, h->method, h->method_len);
+    ASGI_COPY(c->path, h->path, h->path_len);
+    ASGI_COPY(c->query, h->query, h->query_len);
+    ASGI_COPY(c->http_version, h->http_version, ver);
+    ASGI_COPY(c->scheme, h->scheme, scheme);
+    if (client) {
+        ASGI_COPY(c->client_host, h->client_host, client);
+    }
+    if (server) {
+        ASGI_COPY(c->server_host, h->server_host, server);
+    }
+#undef ASGI_COPY
+    return c;
+}
+
 am_asgi_request_t *
 am_asgi_request_create(const am_asgi_head_t *head, const am_asgi_ops_t *ops,
                        void *stream, uint64_t conn_id, uint32_t stream_id)
 {
-    return am_asgi_request_start(am_asgi_scope_build(head), head, ops, NULL,
-                                 stream, conn_id, stream_id);
+    am_asgi_head_t *copy;
+    am_asgi_request_t *r;
+
+    if (head->tls != NULL || start_count < ASGI_DEFER_SCOPES) {
+        return am_asgi_request_start(am_asgi_scope_build(head), head, ops, NULL,
+                                     stream, conn_id, stream_id);
+    }
+    /* Many requests in one poll (HTTP/2 streams, pipelining): the scope is
+     * built at the task's first step, from a copy. They wait with no
+     * Python objects, so fewer collections of the young generation run,
+     * and each finds few objects. A few requests are cheaper built now,
+     * and the TLS facts are the connection's: read now. */
+    copy = asgi_head_copy(head);
+    if (copy == NULL) {
+        am_connlog(AM_LOG_ALERT, 0, conn_id, stream_id,
+                   "cannot start the app task: out of memory");
+        return NULL;
+    }
+    Py_INCREF(Py_None);
+    r = am_asgi_request_start(Py_None, copy, ops, NULL, stream, conn_id,
+                              stream_id);
+    if (r == NULL) {
+        PyMem_Free(copy);
+    } else {
+        r->head = copy;
+    }
+    return r;
 }
 
 am_asgi_request_t *
@@ -353,6 +446,7 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
     r->close_code = 1006; /* RFC 6455 §7.1.5: no close frame (yet) */
     r->close_reason = NULL;
     r->coro = NULL;
+    r->head = NULL;
     r->next = NULL;
     /* A WebSocket session queues messages; a request's body list is
      * made with its first chunk (am_asgi_request_body()). */
@@ -363,20 +457,24 @@ am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
         goto error;
     }
 
-    /* Calling the coroutine function runs none of the app yet. */
-    r->coro = PyObject_CallFunctionObjArgs(
-        am_asgi_objs.run_request, am_asgi_objs.app, scope, (PyObject *)r, NULL);
-    Py_DECREF(scope);
-    if (r->coro == NULL) {
-        Py_DECREF(r);
-        goto error;
+    /* The app is called at the task's first step; a scope of None is
+     * built then (am_asgi_request_create()). */
+    if (scope != Py_None) {
+        r->coro = am_asgi_call_new(r, scope);
+        if (r->coro == NULL) {
+            Py_DECREF(scope);
+            Py_DECREF(r);
+            goto error;
+        }
     }
+    Py_DECREF(scope);
     /* The first step runs when the server's poll is over
      * (am_asgi_start_pending()): never inside the protocol's call, which
      * has not stored r yet, nor inside its posted work. */
     Py_INCREF(r); /* the list's */
     *start_tail = r;
     start_tail = &r->next;
+    start_count++;
     /* Created by posted work, the poll's wait must not block. */
     am_event_wake_python();
     am_asgi_running++;
@@ -389,8 +487,9 @@ error:
     return NULL;
 }
 
-/* loop.call_soon() while asgi_task_create() builds a task: the task's
- * first step is taken, not scheduled. Anything else goes to the loop. */
+/* The loop's call_soon (an instance attribute from am_asgi_start() on):
+ * while asgi_task_create() builds a task, the task's first step is taken,
+ * not scheduled. Anything else goes to the loop. */
 static PyObject *
 asgi_capture_call_soon(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames)
@@ -399,16 +498,18 @@ asgi_capture_call_soon(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     Py_ssize_t i, nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
 
     for (i = 0; i < nkw; i++) {
-        if (PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) &&
-            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i),
-                                             "context") == 0) {
+        if (PyTuple_GET_ITEM(kwnames, i) == context_str ||
+            (PyUnicode_Check(PyTuple_GET_ITEM(kwnames, i)) &&
+             PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i),
+                                              "context") == 0)) {
             ctx = args[nargs + i];
         } else {
             break;
         }
     }
     /* Task() passes its step and context=; anything else is not ours. */
-    if (start_step == NULL && nargs == 1 && i == nkw && ctx != NULL) {
+    if (capturing && start_step == NULL && nargs == 1 && i == nkw &&
+        ctx != NULL) {
         Py_INCREF(args[0]);
         start_step = args[0];
         Py_XINCREF(ctx);
@@ -433,6 +534,7 @@ static PyObject *
 asgi_task_name(am_asgi_request_t *r)
 {
     char buf[64], *p = buf + sizeof(buf);
+    PyObject *name;
     uint64_t v = r->stream_id;
     int pass;
 
@@ -448,7 +550,12 @@ asgi_task_name(am_asgi_request_t *r)
     }
     p -= 8;
     memcpy(p, "request ", 8);
-    return PyUnicode_FromStringAndSize(p, buf + sizeof(buf) - p);
+    /* ASCII: no UTF-8 decoding to scan it. */
+    name = PyUnicode_New(buf + sizeof(buf) - p, 127);
+    if (name != NULL) {
+        memcpy(PyUnicode_DATA(name), p, (size_t)(buf + sizeof(buf) - p));
+    }
+    return name;
 }
 
 /* An asyncio task for coro whose first step, if taken, is in start_step
@@ -456,8 +563,7 @@ asgi_task_name(am_asgi_request_t *r)
 static PyObject *
 asgi_task_create(am_asgi_request_t *r, PyObject *coro)
 {
-    PyObject *task, *args[3], *factory;
-    PyObject *exc_type, *exc, *tb;
+    PyObject *task = NULL, *args, *name, *factory;
 #if PY_VERSION_HEX >= 0x030A0000
     int gc;
 #endif
@@ -465,42 +571,42 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
     factory = PyDict_GetItemWithError(am_asgi_objs.loop_dict,
                                       am_asgi_objs.task_factory_key);
     if ((factory != NULL && factory != Py_None) || PyErr_Occurred() ||
-        PyDict_Contains(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) !=
-            0) {
+        PyDict_GetItemWithError(am_asgi_objs.loop_dict,
+                                am_asgi_objs.call_soon_key) !=
+            am_asgi_objs.capture) {
         /* A task factory of the app's, or call_soon replaced: the plain
          * way, the task scheduled. */
         PyErr_Clear();
         return PyObject_CallOneArg(am_asgi_objs.create_task, coro);
     }
-    if (PyDict_SetItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key,
-                       am_asgi_objs.capture) == -1) {
-        return NULL;
-    }
     /* asyncio.Task(coro, loop=loop, name=...), as loop.create_task()
-     * does. */
-    args[0] = coro;
-    args[1] = am_asgi_objs.loop;
-    args[2] = asgi_task_name(r);
+     * does. Task has no vectorcall: with a tuple and a kwargs dict of
+     * our own, the call makes neither. The name stays in the dict until
+     * the next task's replaces it. */
+    name = asgi_task_name(r);
+    args = name != NULL ? PyTuple_Pack(1, coro) : NULL;
+    if (args == NULL || PyDict_SetItem(am_asgi_objs.task_kwargs,
+                                       am_asgi_objs.name_key, name) == -1) {
+        goto done;
+    }
+    capturing = 1;
 #if PY_VERSION_HEX >= 0x030A0000
     /* No collection in Task(): a finalizer calling loop.call_soon() would
      * meet the capture. */
     gc = PyGC_Disable();
 #endif
-    task = args[2] == NULL ? NULL
-                           : PyObject_Vectorcall(am_asgi_objs.task_type, args,
-                                                 1, am_asgi_objs.loop_kwnames);
+    task =
+        PyObject_Call(am_asgi_objs.task_type, args, am_asgi_objs.task_kwargs);
 #if PY_VERSION_HEX >= 0x030A0000
     if (gc) {
         PyGC_Enable();
     }
 #endif
-    Py_XDECREF(args[2]);
-    PyErr_Fetch(&exc_type, &exc, &tb);
-    if (PyDict_DelItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key) ==
-        -1) {
-        PyErr_WriteUnraisable(am_asgi_objs.loop);
-    }
-    PyErr_Restore(exc_type, exc, tb);
+    capturing = 0;
+
+done:
+    Py_XDECREF(args);
+    Py_XDECREF(name);
     return task;
 }
 
@@ -511,12 +617,19 @@ asgi_task_create(am_asgi_request_t *r, PyObject *coro)
 static int
 asgi_request_first_step(am_asgi_request_t *r)
 {
-    PyObject *coro = r->coro, *task, *step, *ctx, *res;
+    PyObject *coro = r->coro, *task, *step, *ctx, *res, *scope;
     int rc = 0;
 
     r->coro = NULL;
-    task = asgi_task_create(r, coro);
-    Py_DECREF(coro);
+    if (coro == NULL) {
+        scope = am_asgi_scope_build(r->head);
+        PyMem_Free(r->head);
+        r->head = NULL;
+        coro = scope != NULL ? am_asgi_call_new(r, scope) : NULL;
+        Py_XDECREF(scope);
+    }
+    task = coro != NULL ? asgi_task_create(r, coro) : NULL;
+    Py_XDECREF(coro);
     if (task == NULL) {
         Py_CLEAR(start_step);
         Py_CLEAR(start_ctx);
@@ -547,7 +660,7 @@ asgi_request_first_step(am_asgi_request_t *r)
         }
     }
     if (res == NULL) {
-        /* run_request() catches all but what stops the loop. */
+        /* The call catches all but what stops the loop. */
         if (PyErr_ExceptionMatches(PyExc_SystemExit) ||
             PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
             rc = -1;
@@ -573,6 +686,7 @@ am_asgi_start_pending(void)
     while (start_head != NULL) {
         r = start_head;
         start_head = r->next;
+        start_count--;
         if (start_head == NULL) {
             start_tail = &start_head;
         }
@@ -710,7 +824,8 @@ int
 am_asgi_types_ready(PyObject *module)
 {
     if (PyType_Ready(&asgi_request_type) == -1 ||
-        PyType_Ready(&asgi_ready_type) == -1) {
+        PyType_Ready(&asgi_ready_type) == -1 ||
+        am_asgi_call_ready(module) == -1) {
         return -1;
     }
     Py_INCREF(&asgi_request_type);
@@ -798,7 +913,6 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
     Py_INCREF(app);
     am_asgi_objs.state = state;
     Py_INCREF(state);
-    am_asgi_objs.run_request = PyObject_GetAttrString(runtime, "run_request");
     am_asgi_objs.log_exception =
         PyObject_GetAttrString(runtime, "log_exception");
     am_asgi_objs.disconnected_exc =
@@ -815,16 +929,28 @@ am_asgi_start(PyObject *runtime, PyObject *loop, PyObject *app, PyObject *state)
     Py_XDECREF(asyncio);
     am_asgi_objs.call_soon_key = PyUnicode_InternFromString("call_soon");
     am_asgi_objs.task_factory_key = PyUnicode_InternFromString("_task_factory");
-    am_asgi_objs.loop_kwnames = Py_BuildValue("(ss)", "loop", "name");
+    am_asgi_objs.name_key = PyUnicode_InternFromString("name");
+    am_asgi_objs.task_kwargs =
+        Py_BuildValue("{sOsO}", "loop", loop, "name", Py_None);
     am_asgi_objs.capture = PyCFunction_NewEx(&asgi_capture_def, NULL, NULL);
+    context_str = PyUnicode_InternFromString("context");
     if (am_asgi_objs.call_soon == NULL || am_asgi_objs.loop_dict == NULL ||
         am_asgi_objs.task_type == NULL || am_asgi_objs.call_soon_key == NULL ||
         am_asgi_objs.task_factory_key == NULL ||
-        am_asgi_objs.loop_kwnames == NULL || am_asgi_objs.capture == NULL) {
+        am_asgi_objs.name_key == NULL || am_asgi_objs.task_kwargs == NULL ||
+        am_asgi_objs.capture == NULL || context_str == NULL) {
         return AM_ERROR;
     }
-    if (am_asgi_objs.run_request == NULL ||
-        am_asgi_objs.log_exception == NULL ||
+    /* loop.call_soon is the capture for good, unless the app's already
+     * replaced it; setting and deleting it per task cost more. */
+    if (PyDict_GetItemWithError(am_asgi_objs.loop_dict,
+                                am_asgi_objs.call_soon_key) == NULL &&
+        (PyErr_Occurred() ||
+         PyDict_SetItem(am_asgi_objs.loop_dict, am_asgi_objs.call_soon_key,
+                        am_asgi_objs.capture) == -1)) {
+        return AM_ERROR;
+    }
+    if (am_asgi_objs.log_exception == NULL ||
         am_asgi_objs.disconnected_exc == NULL ||
         am_asgi_objs.create_task == NULL ||
         am_asgi_objs.create_future == NULL) {

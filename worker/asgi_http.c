@@ -345,6 +345,19 @@ asgi_send_trailers(am_asgi_request_t *r, PyObject *msg)
     return am_asgi_ready_new(NULL);
 }
 
+/* type equals the interned key: the app's literal is not interned
+ * ("http.response.body" is no identifier), so compare the characters. */
+static int
+asgi_type_is(PyObject *type, PyObject *key)
+{
+    return type == key ||
+           (PyUnicode_GET_LENGTH(type) == PyUnicode_GET_LENGTH(key) &&
+            PyUnicode_KIND(type) == PyUnicode_KIND(key) &&
+            memcmp(PyUnicode_DATA(type), PyUnicode_DATA(key),
+                   (size_t)PyUnicode_GET_LENGTH(key) * PyUnicode_KIND(key)) ==
+                0);
+}
+
 /* send(): asgiref www.rst "Response Start", "Response Body". */
 PyObject *
 am_asgi_http_send(am_asgi_request_t *r, PyObject *msg)
@@ -379,14 +392,18 @@ am_asgi_http_send(am_asgi_request_t *r, PyObject *msg)
                         "send() called while another send() waits");
         return NULL;
     }
-    if (PyUnicode_Check(type)) {
-        if (PyUnicode_Compare(type, am_asgi_keys.http_response_body) == 0) {
+    if (PyUnicode_Check(type)
+#if PY_VERSION_HEX < 0x030C0000
+        && PyUnicode_READY(type) == 0
+#endif
+    ) {
+        if (asgi_type_is(type, am_asgi_keys.http_response_body)) {
             return asgi_send_body(r, msg);
         }
-        if (PyUnicode_Compare(type, am_asgi_keys.http_response_start) == 0) {
+        if (asgi_type_is(type, am_asgi_keys.http_response_start)) {
             return asgi_send_start(r, msg);
         }
-        if (PyUnicode_Compare(type, am_asgi_keys.http_response_trailers) == 0) {
+        if (asgi_type_is(type, am_asgi_keys.http_response_trailers)) {
             return asgi_send_trailers(r, msg);
         }
     }

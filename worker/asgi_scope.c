@@ -71,7 +71,9 @@ static PyObject *scope_methods[SCOPE_NMETHODS];
 static PyObject *scope_names[SCOPE_NNAMES];
 /* scope_names[by_len[n] .. by_len[n + 1]) are the names of length n. */
 static size_t scope_names_by_len[SCOPE_NAME_MAXLEN + 1];
-static PyObject *scope_template; /* owned: the constant keys and values */
+/* Owned: the constant keys and values, one per http_version (1.0, 1.1,
+ * 2), so that value is the template's. */
+static PyObject *scope_templates[3];
 static scope_addr_t scope_client, scope_server;
 
 static int
@@ -254,19 +256,17 @@ scope_set(PyObject *d, PyObject *k, PyObject *v)
 PyObject *
 am_asgi_scope_build(const am_asgi_head_t *head)
 {
-    PyObject *scope, *headers, *pair, *name, *value, *ver;
+    PyObject *scope, *headers, *pair, *name, *value;
     size_t i;
 
     /* A fresh dict each time: the app may change it (asgiref www.rst). */
-    scope = PyDict_Copy(scope_template);
+    scope = PyDict_Copy(scope_templates[head->http_version[0] == '2'   ? 2
+                                        : head->http_version[2] == '0' ? 0
+                                                                       : 1]);
     if (scope == NULL) {
         return NULL;
     }
-    ver = head->http_version[0] == '2'   ? am_asgi_objs.ver_2
-          : head->http_version[2] == '0' ? am_asgi_objs.ver_10
-                                         : am_asgi_objs.ver_11;
-    if (PyDict_SetItem(scope, am_asgi_keys.http_version, ver) == -1 ||
-        scope_set(scope, am_asgi_keys.method,
+    if (scope_set(scope, am_asgi_keys.method,
                   scope_method(head->method, head->method_len)) == -1 ||
         (head->scheme[4] == 's' &&
          PyDict_SetItem(scope, am_asgi_keys.scheme,
@@ -350,7 +350,7 @@ fail:
 int
 am_asgi_scope_init(void)
 {
-    PyObject *o;
+    PyObject *o, *ver;
     size_t i, len;
 
     for (i = 0; i < SCOPE_NMETHODS; i++) {
@@ -376,28 +376,33 @@ am_asgi_scope_init(void)
     }
     /* The keys in the order of the scope, with the values most requests
      * keep; am_asgi_scope_build() replaces the others. */
-    scope_template = PyDict_New();
-    if (scope_template == NULL ||
-        PyDict_SetItem(scope_template, am_asgi_keys.type, am_asgi_keys.http) ==
-            -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.asgi,
-                       am_asgi_objs.scope_asgi) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.http_version,
-                       am_asgi_objs.ver_11) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.method, Py_None) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.scheme,
-                       am_asgi_objs.scheme_http) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.path, Py_None) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.raw_path, Py_None) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.query_string,
-                       am_asgi_objs.empty_bytes) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.root_path,
-                       am_asgi_objs.root_path) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.headers, Py_None) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.client, Py_None) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.server, Py_None) == -1 ||
-        PyDict_SetItem(scope_template, am_asgi_keys.state, Py_None) == -1) {
-        return -1;
+    for (i = 0; i < 3; i++) {
+        PyObject *t = PyDict_New();
+
+        scope_templates[i] = t;
+        ver = i == 0   ? am_asgi_objs.ver_10
+              : i == 1 ? am_asgi_objs.ver_11
+                       : am_asgi_objs.ver_2;
+        if (t == NULL ||
+            PyDict_SetItem(t, am_asgi_keys.type, am_asgi_keys.http) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.asgi, am_asgi_objs.scope_asgi) ==
+                -1 ||
+            PyDict_SetItem(t, am_asgi_keys.http_version, ver) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.method, Py_None) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.scheme, am_asgi_objs.scheme_http) ==
+                -1 ||
+            PyDict_SetItem(t, am_asgi_keys.path, Py_None) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.raw_path, Py_None) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.query_string,
+                           am_asgi_objs.empty_bytes) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.root_path, am_asgi_objs.root_path) ==
+                -1 ||
+            PyDict_SetItem(t, am_asgi_keys.headers, Py_None) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.client, Py_None) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.server, Py_None) == -1 ||
+            PyDict_SetItem(t, am_asgi_keys.state, Py_None) == -1) {
+            return -1;
+        }
     }
     return 0;
 }

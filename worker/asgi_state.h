@@ -1,7 +1,7 @@
-/* worker/asgi_state.h: what the bridge's files (asgi.c, asgi_http.c,
- * asgi_scope.c) share: the request object's layout, the interned keys and
- * the Python objects set up once per worker. Python types: include after
- * <Python.h>, from worker/asgi*.c only.
+/* worker/asgi_state.h: what the bridge's files (asgi.c, asgi_call.c,
+ * asgi_http.c, asgi_scope.c) share: the request object's layout, the
+ * interned keys and the Python objects set up once per worker.
+ * Python types: include after <Python.h>, from worker/asgi*.c only.
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #ifndef AM_WORKER_ASGI_STATE_H
@@ -39,6 +39,8 @@ struct am_asgi_request_s {
     int close_code;          /* for websocket.disconnect */
     PyObject *close_reason;  /* owned str or NULL */
     PyObject *coro;          /* owned until its first step (asgi.c) */
+    am_asgi_head_t *head;    /* owned PyMem copy until the first step, when
+                                the scope is built from it (coro NULL) */
     am_asgi_request_t *next; /* in the list waiting for a first step */
 };
 
@@ -61,7 +63,6 @@ typedef struct am_asgi_keys_s {
 typedef struct am_asgi_objs_s {
     PyObject *app;              /* owned */
     PyObject *state;            /* owned: lifespan state dict */
-    PyObject *run_request;      /* owned: runtime.run_request */
     PyObject *create_task;      /* owned: loop.create_task */
     PyObject *create_future;    /* owned: loop.create_future */
     PyObject *loop;             /* owned */
@@ -71,7 +72,8 @@ typedef struct am_asgi_objs_s {
     PyObject *task_factory_key; /* owned: "_task_factory" */
     PyObject *capture;          /* owned: asgi_capture_call_soon() */
     PyObject *call_soon;        /* owned: loop.call_soon */
-    PyObject *loop_kwnames;     /* owned: ("loop", "name") */
+    PyObject *name_key;         /* owned: "name" */
+    PyObject *task_kwargs;      /* owned: {"loop": loop, "name": ...} */
     PyObject *disconnected_exc; /* owned: ClientDisconnected */
     PyObject *log_exception;    /* owned: runtime.log_exception */
     PyObject *scope_asgi;       /* owned: {"version": "3.0", ...} */
@@ -99,10 +101,23 @@ am_asgi_request_t *
 am_asgi_request_start(PyObject *scope, const am_asgi_head_t *head,
                       const am_asgi_ops_t *ops, const am_asgi_ws_ops_t *ws_ops,
                       void *stream, uint64_t conn_id, uint32_t stream_id);
+/* receive (send 0) or send (1) of r, as a new callable. */
+PyObject *am_asgi_request_callable(am_asgi_request_t *r, int send);
+/* How the app ended: returned, raised exc (logged unless it is the app's
+ * reaction to a disconnect), or its task was given up (closed). */
+void am_asgi_request_app_done(am_asgi_request_t *r);
+void am_asgi_request_app_failed(am_asgi_request_t *r, PyObject *exc);
+void am_asgi_request_app_closed(am_asgi_request_t *r);
 /* A new {"type": "http.disconnect"} message. */
 PyObject *am_asgi_disconnect_message(void);
 /* Raise ClientDisconnected; returns NULL. */
 PyObject *am_asgi_disconnected_error(void);
+
+/* asgi_call.c: the coroutine of r's app task, to call app(scope, ...)
+ * at its first step (new reference) or NULL. */
+PyObject *am_asgi_call_new(am_asgi_request_t *r, PyObject *scope);
+/* Add the AppCall type to the _asgimaster module: 0 or -1. */
+int am_asgi_call_ready(PyObject *module);
 
 /* asgi_http.c: the HTTP events (asgiref www.rst). */
 /* The next http.request message from the buffered body (new reference);

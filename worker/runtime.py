@@ -9,9 +9,11 @@
 
 import asyncio
 import collections.abc
+import functools
 import importlib
 import inspect
 import logging
+import operator
 import selectors
 import sys
 import traceback
@@ -22,6 +24,10 @@ LOG_ERROR = 3
 LOG_WARN = 4
 LOG_NOTICE = 5
 LOG_INFO = 6
+
+
+# An app task's coroutine (worker/asgi_call.c): asyncio.Task takes it.
+collections.abc.Coroutine.register(_am.AppCall)
 
 
 class ClientDisconnected(OSError):
@@ -170,6 +176,9 @@ class Selector(selectors.BaseSelector):
 
 def new_loop():
     loop = asyncio.SelectorEventLoop(Selector())
+    # Every Future and Task asks loop.get_debug() (a Python method, "return
+    # self._debug") as it is made: the same answer from C callables.
+    loop.get_debug = functools.partial(operator.attrgetter("_debug"), loop)
     asyncio.set_event_loop(loop)
     return loop
 
@@ -288,18 +297,6 @@ def _asgi3(app):
         return await instance(receive, send)
 
     return asgi2_app
-
-
-async def run_request(app, scope, request):
-    """The task of one request: the bridge learns how the app ended."""
-    try:
-        await app(scope, request.receive, request.send)
-    except BaseException as exc:  # noqa: B902 - the worker must survive
-        request.app_failed(exc)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-    else:
-        request.app_done()
 
 
 class Lifespan:

@@ -303,6 +303,12 @@ def test_send_error_reraised_is_not_logged_as_error(srv):
     assert len(srv.log_lines("error")) == before, srv.log_text()
 
 
+def test_loop_get_debug_follows_set_debug(srv):
+    # The worker's loop answers get_debug() from C (runtime.new_loop()).
+    r = httpx.get(f"{srv.url}/loop-debug", timeout=10)
+    assert r.json() == [False, True, False]
+
+
 # ------------------------------------------------------------ broken apps
 
 
@@ -339,6 +345,41 @@ def test_exception_after_start_closes_without_last_chunk(srv):
         assert partial.chunked
         assert partial.body == b"partial"
     srv.wait_log(r"\[error\] .*RuntimeError: boom-after-start")
+    assert worker_pid(srv) == pid
+
+
+def app_traceback(srv, last):
+    """The log lines of the traceback that ends with last."""
+    lines = srv.log_text().splitlines()
+    end = max(i for i, line in enumerate(lines) if last in line)
+    start = max(i for i, line in enumerate(lines[:end])
+                if "Traceback (most recent call last)" in line)
+    return lines[start:end + 1]
+
+
+def test_exception_after_an_await_gives_500_and_app_frames(srv):
+    # The app's task is a coroutine in C (worker/asgi_call.c): an exception
+    # after a suspension is still the app's, with the app's own frames.
+    srv.allow_errors_in_this_test()
+    pid = worker_pid(srv)
+    r = httpx.get(f"{srv.url}/raise-after-await", timeout=10)
+    assert r.status_code == 500
+    srv.wait_log(r"\[error\] .*RuntimeError: boom-after-await")
+    tb = "\n".join(app_traceback(srv, "RuntimeError: boom-after-await"))
+    assert "in app" in tb and "in fail_in_helper" in tb, tb
+    assert "exception in ASGI application" in srv.log_text()
+    assert httpx.get(f"{srv.url}/", timeout=10).text == "hello"
+    assert worker_pid(srv) == pid
+
+
+def test_exception_in_awaited_object_gives_500(srv):
+    srv.allow_errors_in_this_test()
+    pid = worker_pid(srv)
+    r = httpx.get(f"{srv.url}/raise-in-await", timeout=10)
+    assert r.status_code == 500
+    srv.wait_log(r"\[error\] .*ValueError: boom-in-awaitable")
+    tb = "\n".join(app_traceback(srv, "ValueError: boom-in-awaitable"))
+    assert "in __await__" in tb, tb
     assert worker_pid(srv) == pid
 
 
@@ -402,3 +443,31 @@ def test_many_failures_then_still_serving(srv):
                          timeout=10).status_code == 500
     assert httpx.get(f"{srv.url}/", timeout=10).text == "hello"
     assert worker_pid(srv) == pid
+
+
+def test_keyboard_interrupt_in_app_stops_the_worker_loop(srv):
+    # KeyboardInterrupt is no app failure to survive: it is logged as the
+    # app's exception, then stops the worker's loop; the master starts
+    # another worker, which serves. (Last in this module: it replaces the
+    # worker.)
+    srv.allow_errors_in_this_test()
+    srv.allow_respawn = True
+    srv.expect_log(r"\[alert\] .*the event loop stopped with an exception")
+    srv.expect_log(r"\[crit\] .*worker \d+ \(slot \d+\) exited with code")
+    pid = worker_pid(srv)
+    try:
+        httpx.get(f"{srv.url}/keyboard-interrupt", timeout=10)
+    except httpx.HTTPError:
+        pass
+    srv.wait_log(r"\[alert\] .*the event loop stopped with an exception")
+    tb = "\n".join(app_traceback(srv, "KeyboardInterrupt"))
+    assert "in app" in tb, tb
+    assert wait_until(lambda: _pid_or_none(srv) not in (None, pid), 30)
+    assert httpx.get(f"{srv.url}/", timeout=10).text == "hello"
+
+
+def _pid_or_none(srv):
+    try:
+        return worker_pid(srv)
+    except httpx.HTTPError:
+        return None

@@ -191,6 +191,20 @@ def test_first_step_is_a_task_with_its_own_context(aio, sleep):
             assert d["same_task"] is True
 
 
+def test_app_replacing_loop_call_soon_is_served_through_it(aio):
+    # The bridge's own loop.call_soon (worker/asgi.c) gives way to the
+    # app's: tasks are then scheduled through it, and served.
+    with httpx.Client(timeout=10) as c:
+        assert c.get(f"{aio.url}/wrap-call-soon").json() == {"wrapped": True}
+        for i in range(3):
+            d = c.get(f"{aio.url}/first-step?w{i}").json()
+            assert d["task"] is True and d["after"] == f"w{i}"
+        calls = c.get(f"{aio.url}/unwrap-call-soon").json()["calls"]
+        assert calls >= 3, calls
+        d = c.get(f"{aio.url}/first-step?unwrapped").json()
+        assert d["task"] is True and d["before"] is None
+
+
 def test_first_step_exception_gives_500_and_traceback(aio):
     aio.allow_errors_in_this_test()
     r = httpx.get(f"{aio.url}/raise-first-step", timeout=10)

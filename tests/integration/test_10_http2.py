@@ -26,7 +26,8 @@ from h2util import (
     CANCEL, END_STREAM, ENABLE_PUSH, GOAWAY, HEADERS, INITIAL_WINDOW_SIZE,
     INTERNAL_ERROR, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, NO_ERROR,
     PREFACE, PROTOCOL_ERROR, ConnectionClosed, H2Conn, b64url_settings, config_rejected,
-    data_frame, rst_frame, settings_frame, tls_listen)
+    data_frame, headers_frame, hpack_block, rst_frame, settings_frame,
+    tls_listen)
 from httpraw import request
 
 APP = {"app": "h2_app:app", "chdir": str(APPS)}
@@ -240,6 +241,42 @@ def test_50_concurrent_streams_one_connection(h2):
         assert r.status == 200 and r.data == b"slept"
     elapsed = time.monotonic() - t0
     assert elapsed < 5.0, f"50 streams took {elapsed:.1f}s: serialised?"
+
+
+def test_100_streams_in_one_write_get_their_own_scopes(h2):
+    """100 streams in one TCP write: past 64 waiting for their first step,
+    a request's scope is built later from a copy of its head
+    (worker/asgi.c). Each scope and body is still the stream's own."""
+    frames, want = [], {}
+    for i in range(100):
+        sid = h2.alloc_stream()
+        h2.send_stream_window[sid] = h2.peer_initial_window
+        if i % 2:
+            hs = h2.request_headers("POST", f"/echo?i={i}",
+                                    [("x-i", str(i))])
+            frames.append(headers_frame(sid, hpack_block(hs),
+                                        end_stream=False))
+            frames.append(data_frame(sid, b"body-%d" % i, end_stream=True))
+        else:
+            hs = h2.request_headers("GET", f"/scope%2F{i}?i={i}",
+                                    [("x-i", str(i)), ("x-pad", "p" * i)])
+            frames.append(headers_frame(sid, hpack_block(hs)))
+        want[sid] = i
+    h2.send(b"".join(frames))
+    for sid, i in want.items():
+        r = h2.read_response(sid, timeout=30)
+        assert r.status == 200, (i, r)
+        if i % 2:
+            assert r.data == b"body-%d" % i
+            continue
+        s = json.loads(r.data)
+        assert s["method"] == "GET" and s["http_version"] == "2"
+        assert s["path"] == f"/scope/{i}"
+        assert s["raw_path"] == {"$b": f"/scope%2F{i}"}
+        assert s["query_string"] == {"$b": f"i={i}"}
+        assert ("x-i", str(i)) in hdrs(s)
+        assert ("x-pad", "p" * i) in hdrs(s)
+        assert s["client"][0] == "127.0.0.1"
 
 
 def test_endless_sse_does_not_block_other_streams(h2, srv):

@@ -11,6 +11,7 @@ import anyio
 
 
 REQUEST_VAR = contextvars.ContextVar("request_var", default=None)
+WRAPPED = {}
 
 
 async def respond(send, obj, status=200):
@@ -47,6 +48,27 @@ async def app(scope, receive, send):
         info["same_task"] = asyncio.current_task() is task
         info["after"] = REQUEST_VAR.get()
         return await respond(send, info)
+
+    if path == "/wrap-call-soon":
+        # The app replaces loop.call_soon: the bridge must leave it alone
+        # and schedule tasks through it; "/unwrap-call-soon" restores it.
+        loop = asyncio.get_running_loop()
+        inner = loop.call_soon
+        WRAPPED["calls"] = 0
+
+        def call_soon(*args, **kwargs):
+            WRAPPED["calls"] += 1
+            return inner(*args, **kwargs)
+
+        WRAPPED["inner"] = inner
+        loop.call_soon = call_soon
+        return await respond(send, {"wrapped": True})
+
+    if path == "/unwrap-call-soon":
+        loop = asyncio.get_running_loop()
+        calls = WRAPPED["calls"]
+        loop.call_soon = WRAPPED.pop("inner")
+        return await respond(send, {"calls": calls})
 
     if path == "/raise-first-step":
         REQUEST_VAR.set("raised")

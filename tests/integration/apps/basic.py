@@ -30,6 +30,10 @@ Routes (GET unless said; query parameters in brackets):
   /result           what was recorded under [id] (404 until then)
   /raise-before     raises before http.response.start
   /raise-after      raises after start and one chunk of a chunked body
+  /loop-debug       loop.get_debug() before, in and after set_debug(True)
+  /keyboard-interrupt  raises KeyboardInterrupt after an await
+  /raise-after-await  raises in fail_in_helper() after an await
+  /raise-in-await   awaits an object whose __await__ iterator raises
   /return-early     returns without responding
   /short-body       declares Content-Length: 10, sends 5 bytes, returns
   /bad/<kind>       sends an invalid message (see BAD below)
@@ -123,6 +127,18 @@ async def lifespan(scope, receive, send):
 def mark_started(name):
     with open(os.path.join(os.environ["AM_TEST_DIR"], name), "w") as f:
         f.write(str(os.getpid()))
+
+
+def fail_in_helper():
+    raise RuntimeError("boom-after-await")
+
+
+class FailingAwaitable:
+    """Not a coroutine: an awaitable whose iterator raises."""
+
+    def __await__(self):
+        yield from asyncio.sleep(0).__await__()
+        raise ValueError("boom-in-awaitable")
 
 
 async def app(scope, receive, send):
@@ -288,6 +304,27 @@ async def app(scope, receive, send):
                     "more_body": True})
         await asyncio.sleep(0.05)
         raise RuntimeError("boom-after-start")
+
+    if path == "/loop-debug":
+        loop = asyncio.get_running_loop()
+        seen = [loop.get_debug()]
+        loop.set_debug(True)
+        seen.append(loop.get_debug())
+        loop.set_debug(False)
+        seen.append(loop.get_debug())
+        return await respond(send, body=json.dumps(seen).encode())
+
+    if path == "/keyboard-interrupt":
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+    if path == "/raise-after-await":
+        await asyncio.sleep(0)
+        fail_in_helper()
+
+    if path == "/raise-in-await":
+        await asyncio.sleep(0)
+        await FailingAwaitable()
 
     if path == "/return-early":
         return

@@ -109,7 +109,7 @@ async def app(scope, receive, send):
 
     if path == "/":
         await respond(send, body=b"hello")
-    elif path == "/scope":
+    elif path == "/scope" or path.startswith("/scope/"):
         await read_body(receive)
         await respond_json(send, jsonable(dict(scope)))
     elif path == "/echo":
