@@ -132,16 +132,51 @@ asgi_str_or_none(const char *s)
     return PyUnicode_FromString(s);
 }
 
-/* asgiref specs/tls.rst: the "tls" extension. */
+/* asgiref specs/tls.rst: the "tls" extension. The server certificate's
+ * PEM (about 1 KiB, the same for every request of a listener) is decoded
+ * once and shared: a str is immutable. The keys are interned once. */
+static PyObject *tls_keys[6];
+static const char *tls_cert_src;
+static PyObject *tls_cert_str;
+
+static PyObject *
+asgi_tls_server_cert(const char *pem)
+{
+    if (pem == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (pem != tls_cert_src || tls_cert_str == NULL) {
+        PyObject *o = PyUnicode_FromString(pem);
+
+        if (o == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(tls_cert_str, o);
+        tls_cert_src = pem;
+    }
+    Py_INCREF(tls_cert_str);
+    return tls_cert_str;
+}
+
 static PyObject *
 asgi_tls_extension(struct am_tls_conn_s *t)
 {
+    static const char *const names[6] = {
+        "server_cert",       "client_cert_chain", "client_cert_name",
+        "client_cert_error", "tls_version",       "cipher_suite",
+    };
     const am_tls_info_t *info = am_tls_info(t);
-    PyObject *d, *chain;
+    PyObject *d, *chain, *v[6];
     size_t i;
 
     if (info == NULL) {
         Py_RETURN_NONE;
+    }
+    for (i = 0; i < 6 && tls_keys[5] == NULL; i++) {
+        if (tls_keys[i] == NULL &&
+            (tls_keys[i] = PyUnicode_InternFromString(names[i])) == NULL) {
+            return NULL;
+        }
     }
     chain = PyList_New((Py_ssize_t)info->nclient_certs);
     if (chain == NULL) {
@@ -156,12 +191,20 @@ asgi_tls_extension(struct am_tls_conn_s *t)
         }
         PyList_SET_ITEM(chain, (Py_ssize_t)i, pem);
     }
-    d = Py_BuildValue(
-        "{sNsNsNsNsisi}", "server_cert", asgi_str_or_none(info->server_cert),
-        "client_cert_chain", chain, "client_cert_name",
-        asgi_str_or_none(info->client_cert_name), "client_cert_error",
-        asgi_str_or_none(info->client_cert_error), "tls_version",
-        info->tls_version, "cipher_suite", info->cipher_suite);
+    v[0] = asgi_tls_server_cert(info->server_cert);
+    v[1] = chain;
+    v[2] = asgi_str_or_none(info->client_cert_name);
+    v[3] = asgi_str_or_none(info->client_cert_error);
+    v[4] = PyLong_FromLong(info->tls_version);
+    v[5] = PyLong_FromLong(info->cipher_suite);
+    d = PyDict_New();
+    for (i = 0; i < 6; i++) {
+        if (d != NULL &&
+            (v[i] == NULL || PyDict_SetItem(d, tls_keys[i], v[i]) == -1)) {
+            Py_CLEAR(d);
+        }
+        Py_XDECREF(v[i]);
+    }
     return d;
 }
 

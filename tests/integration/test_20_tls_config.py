@@ -189,6 +189,33 @@ def test_https_scope_and_tls_extension(server, certs):
     assert isinstance(tls["cipher_suite"], int) and tls["cipher_suite"] > 0
 
 
+def test_tls_extension_server_cert_per_listener(server, certs):
+    """The PEM of a listener's certificate is decoded once and shared by
+    its requests (worker/asgi_scope.c): requests alternating between two
+    listeners each get their own listener's certificate."""
+    import ssl
+
+    import httpx
+    from conftest import free_port
+
+    a, b = free_port(), free_port()
+    server({"listen": [
+        {"address": f"127.0.0.1:{a}",
+         "tls": {"certificate": f"{certs}/server.pem",
+                 "key": f"{certs}/server.key"}},
+        {"address": f"127.0.0.1:{b}",
+         "tls": {"certificate": f"{certs}/client.pem",
+                 "key": f"{certs}/client.key"}}]})
+    want = {p: "".join(ssl.get_server_certificate(("127.0.0.1", p)).split())
+            for p in (a, b)}
+    assert want[a] != want[b]
+    with httpx.Client(verify=False, timeout=10) as c:
+        for p in (a, b, a, b, a):
+            d = c.get(f"https://127.0.0.1:{p}/scope").json()
+            pem = d["extensions"]["tls"]["server_cert"]
+            assert "".join(pem.split()) == want[p], p
+
+
 def test_tls13_prefers_aes_128_gcm_unless_configured(server, certs):
     """Our default TLS 1.3 order puts TLS_AES_128_GCM_SHA256 first (OpenSSL
     puts AES-256-GCM first); listen.tls.ciphersuites still decides."""
