@@ -860,6 +860,12 @@ am_asgi_init(am_conf_t *c)
     am_asgi_keys.more_body = asgi_intern("more_body");
     am_asgi_keys.more_trailers = asgi_intern("more_trailers");
     am_asgi_keys.tls = asgi_intern("tls");
+    am_asgi_keys.server_cert = asgi_intern("server_cert");
+    am_asgi_keys.client_cert_chain = asgi_intern("client_cert_chain");
+    am_asgi_keys.client_cert_name = asgi_intern("client_cert_name");
+    am_asgi_keys.client_cert_error = asgi_intern("client_cert_error");
+    am_asgi_keys.tls_version = asgi_intern("tls_version");
+    am_asgi_keys.cipher_suite = asgi_intern("cipher_suite");
     am_asgi_keys.status = asgi_intern("status");
     am_asgi_keys.trailers = asgi_intern("trailers");
     am_asgi_keys.http_request = asgi_intern("http.request");

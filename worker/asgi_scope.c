@@ -134,8 +134,7 @@ asgi_str_or_none(const char *s)
 
 /* asgiref specs/tls.rst: the "tls" extension. The server certificate's
  * PEM (about 1 KiB, the same for every request of a listener) is decoded
- * once and shared: a str is immutable. The keys are interned once. */
-static PyObject *tls_keys[6];
+ * once and shared: a str is immutable. */
 static const char *tls_cert_src;
 static PyObject *tls_cert_str;
 
@@ -161,9 +160,10 @@ asgi_tls_server_cert(const char *pem)
 static PyObject *
 asgi_tls_extension(struct am_tls_conn_s *t)
 {
-    static const char *const names[6] = {
-        "server_cert",       "client_cert_chain", "client_cert_name",
-        "client_cert_error", "tls_version",       "cipher_suite",
+    PyObject *const keys[6] = {
+        am_asgi_keys.server_cert,      am_asgi_keys.client_cert_chain,
+        am_asgi_keys.client_cert_name, am_asgi_keys.client_cert_error,
+        am_asgi_keys.tls_version,      am_asgi_keys.cipher_suite,
     };
     const am_tls_info_t *info = am_tls_info(t);
     PyObject *d, *chain, *v[6];
@@ -171,12 +171,6 @@ asgi_tls_extension(struct am_tls_conn_s *t)
 
     if (info == NULL) {
         Py_RETURN_NONE;
-    }
-    for (i = 0; i < 6 && tls_keys[5] == NULL; i++) {
-        if (tls_keys[i] == NULL &&
-            (tls_keys[i] = PyUnicode_InternFromString(names[i])) == NULL) {
-            return NULL;
-        }
     }
     chain = PyList_New((Py_ssize_t)info->nclient_certs);
     if (chain == NULL) {
@@ -200,7 +194,7 @@ asgi_tls_extension(struct am_tls_conn_s *t)
     d = PyDict_New();
     for (i = 0; i < 6; i++) {
         if (d != NULL &&
-            (v[i] == NULL || PyDict_SetItem(d, tls_keys[i], v[i]) == -1)) {
+            (v[i] == NULL || PyDict_SetItem(d, keys[i], v[i]) == -1)) {
             Py_CLEAR(d);
         }
         Py_XDECREF(v[i]);

@@ -55,7 +55,9 @@ typedef struct am_asgi_keys_s {
         *http_response_trailers_ext, *more_trailers, *tls, *websocket,
         *subprotocols, *subprotocol, *code, *reason, *text, *bytes, *ws_connect,
         *ws_accept, *ws_receive, *ws_send, *ws_close, *ws_disconnect,
-        *ws_http_response_start, *ws_http_response_body, *ws_http_response;
+        *ws_http_response_start, *ws_http_response_body, *ws_http_response,
+        *server_cert, *client_cert_chain, *client_cert_name, *client_cert_error,
+        *tls_version, *cipher_suite;
 } am_asgi_keys_t;
 
 /* Objects of the app and its loop (am_asgi_start()) and templates
