@@ -338,6 +338,30 @@ py_load_runtime(void)
     return mod;
 }
 
+/* Logging as the config says, then the app: what a worker's boot and
+ * the master's app check (am_py_check()) both do. NULL: err says why. */
+static PyObject *
+py_load_app(am_conf_t *conf, char *err, size_t size)
+{
+    PyObject *r, *app;
+
+    /* The app's logging records go to the error log, unless log.config
+     * configures logging itself. */
+    r = PyObject_CallMethod(py_runtime, "setup_logging", "iz", am_log_level,
+                            conf->log_config);
+    if (r == NULL) {
+        py_boot_error("cannot configure logging", err, size);
+        return NULL;
+    }
+    Py_DECREF(r);
+    app = PyObject_CallMethod(py_runtime, "load_app", "sO", conf->app,
+                              conf->factory ? Py_True : Py_False);
+    if (app == NULL) {
+        py_boot_error("cannot load the app", err, size);
+    }
+    return app;
+}
+
 int
 am_py_boot(am_conf_t *conf, char *err, size_t size)
 {
@@ -382,20 +406,8 @@ am_py_boot(am_conf_t *conf, char *err, size_t size)
         return AM_ERROR;
     }
 
-    /* The app's logging records go to the error log, unless log.config
-     * configures logging itself. */
-    r = PyObject_CallMethod(py_runtime, "setup_logging", "iz", am_log_level,
-                            conf->log_config);
-    if (r == NULL) {
-        py_boot_error("cannot configure logging", err, size);
-        return AM_ERROR;
-    }
-    Py_DECREF(r);
-
-    app = PyObject_CallMethod(py_runtime, "load_app", "sO", conf->app,
-                              conf->factory ? Py_True : Py_False);
+    app = py_load_app(conf, err, size);
     if (app == NULL) {
-        py_boot_error("cannot load the app", err, size);
         return AM_ERROR;
     }
     py_loop = PyObject_CallMethod(py_runtime, "new_loop", NULL);
@@ -447,7 +459,7 @@ am_py_boot(am_conf_t *conf, char *err, size_t size)
 int
 am_py_check(am_conf_t *conf, char *err, size_t size)
 {
-    PyObject *app, *r;
+    PyObject *app;
     char *abs;
 
     for (size_t i = 0; i < conf->nenv; i++) {
@@ -475,17 +487,8 @@ am_py_check(am_conf_t *conf, char *err, size_t size)
         py_boot_error("cannot load the asgimaster runtime", err, size);
         return AM_ERROR;
     }
-    r = PyObject_CallMethod(py_runtime, "setup_logging", "iz", am_log_level,
-                            conf->log_config);
-    if (r == NULL) {
-        py_boot_error("cannot configure logging", err, size);
-        return AM_ERROR;
-    }
-    Py_DECREF(r);
-    app = PyObject_CallMethod(py_runtime, "load_app", "sO", conf->app,
-                              conf->factory ? Py_True : Py_False);
+    app = py_load_app(conf, err, size);
     if (app == NULL) {
-        py_boot_error("cannot load the app", err, size);
         return AM_ERROR;
     }
     Py_DECREF(app);
