@@ -1,6 +1,8 @@
 /* common/buf.c: growable byte buffers with a consumed prefix. */
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "common/buf.h"
@@ -135,6 +137,7 @@ struct am_bufq_chunk_s {
 };
 
 #define BUFQ_FREE_MAX 256 /* chunks kept for reuse: 4 MiB */
+#define BUFQ_SEND_IOV 64  /* chunks per sendmsg(2): 1 MiB */
 
 static am_bufq_chunk_t *bufq_free_list;
 static size_t bufq_free_count;
@@ -322,4 +325,28 @@ am_bufq_free(am_bufq_t *q)
     }
     q->head = q->tail = NULL;
     q->size = 0;
+}
+
+int
+am_bufq_send(am_bufq_t *q, int fd, size_t *sent)
+{
+    struct iovec iov[BUFQ_SEND_IOV];
+    struct msghdr msg = { 0 };
+    ssize_t n;
+
+    msg.msg_iov = iov;
+    while (am_bufq_size(q) > 0) {
+        /* sendmsg(2), not writev(2): MSG_NOSIGNAL. */
+        msg.msg_iovlen = (size_t)am_bufq_iov(q, iov, BUFQ_SEND_IOV);
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN ? AM_AGAIN : AM_ERROR;
+        }
+        am_bufq_consume(q, (size_t)n);
+        *sent += (size_t)n;
+    }
+    return AM_OK;
 }

@@ -56,6 +56,11 @@ size_t am_bufq_tail_room(const am_bufq_t *q);
 size_t am_bufq_read(am_bufq_t *q, void *out, size_t n);
 /* Move the first n bytes of src (n <= its size) to the end of dst. */
 void am_bufq_move(am_bufq_t *dst, am_bufq_t *src, size_t n);
+/* Write the queue to socket fd with sendmsg(2) (MSG_NOSIGNAL), up to 64
+ * chunks a call, until it is empty (AM_OK), the socket is full (AM_AGAIN)
+ * or the call failed (AM_ERROR, errno says why). *sent grows by the bytes
+ * written. */
+int am_bufq_send(am_bufq_t *q, int fd, size_t *sent);
 
 /* Framed queues (an HTTP/2 stream's body): each chunk starts room bytes
  * in, so a frame header fits before its bytes and the chunk can leave

@@ -456,35 +456,16 @@ conn_on_event(am_event_t *ev, uint32_t events)
     }
 }
 
-/* Plaintext: the queue with sendmsg(2), up to 64 chunks a call. */
+/* Plaintext: the queue with sendmsg(2). */
 static int
 conn_send(am_conn_t *c, size_t *sent)
 {
-    struct iovec iov[CONN_WRITE_IOV];
-    struct msghdr msg = { 0 };
-    ssize_t n;
+    int rc = am_bufq_send(&c->wbuf, c->ev.fd, sent);
 
-    while (am_bufq_size(&c->wbuf) > 0) {
-        /* sendmsg(2), not writev(2): MSG_NOSIGNAL. */
-        msg.msg_iov = iov;
-        msg.msg_iovlen = (size_t)am_bufq_iov(&c->wbuf, iov, CONN_WRITE_IOV);
-        n = sendmsg(c->ev.fd, &msg, MSG_NOSIGNAL);
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN) {
-                return AM_AGAIN;
-            }
-            if (errno != EPIPE && errno != ECONNRESET) {
-                am_connlog(AM_LOG_INFO, errno, c->id, 0, "sendmsg() failed");
-            }
-            return AM_ERROR;
-        }
-        am_bufq_consume(&c->wbuf, (size_t)n);
-        *sent += (size_t)n;
+    if (rc == AM_ERROR && errno != EPIPE && errno != ECONNRESET) {
+        am_connlog(AM_LOG_INFO, errno, c->id, 0, "sendmsg() failed");
     }
-    return AM_OK;
+    return rc;
 }
 
 static void

@@ -40,7 +40,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -61,7 +60,6 @@
 #define TLS_TICKET_NAME 16 /* the layout of conf->tls_ticket_keys */
 #define TLS_TICKET_HMAC 32
 #define TLS_TICKET_AES  32
-#define TLS_FLUSH_IOV   64 /* queue chunks per sendmsg(2): 1 MiB */
 /* OpenSSL's TLS 1.3 suites, AES-128-GCM first (RFC 8446 §9.1's mandatory
  * suite, first in Mozilla's profiles and h2o's): 10 AES rounds per block
  * instead of AES-256-GCM's 14, which OpenSSL puts first. */
@@ -698,35 +696,19 @@ am_tls_seal(am_tls_conn_t *t, const void *buf, size_t len, uint32_t *want)
 int
 am_tls_flush(am_tls_conn_t *t, size_t *sent)
 {
-    struct iovec iov[TLS_FLUSH_IOV];
-    struct msghdr msg = { 0 };
     char peer[INET6_ADDRSTRLEN + 16];
-    ssize_t n;
+    int rc;
 
     *sent = 0;
-    msg.msg_iov = iov;
-    while (am_bufq_size(&t->sealed) > 0) {
-        /* sendmsg(2), not writev(2): MSG_NOSIGNAL. */
-        msg.msg_iovlen = (size_t)am_bufq_iov(&t->sealed, iov, TLS_FLUSH_IOV);
-        n = sendmsg(t->fd, &msg, MSG_NOSIGNAL);
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN) {
-                return AM_AGAIN;
-            }
-            t->failed = 1;
-            if (errno != EPIPE && errno != ECONNRESET) {
-                am_log(AM_LOG_INFO, errno, "TLS write with %s failed",
-                       tls_peer(t, peer, sizeof(peer)));
-            }
-            return AM_ERROR;
+    rc = am_bufq_send(&t->sealed, t->fd, sent);
+    if (rc == AM_ERROR) {
+        t->failed = 1;
+        if (errno != EPIPE && errno != ECONNRESET) {
+            am_log(AM_LOG_INFO, errno, "TLS write with %s failed",
+                   tls_peer(t, peer, sizeof(peer)));
         }
-        am_bufq_consume(&t->sealed, (size_t)n);
-        *sent += (size_t)n;
     }
-    return AM_OK;
+    return rc;
 }
 
 size_t
