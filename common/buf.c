@@ -201,6 +201,7 @@ am_bufq_consume(am_bufq_t *q, size_t n)
     q->size -= n;
     while (n > 0) {
         k = q->head;
+        AM_ASSERT(k != NULL); /* q->size counts only queued chunks */
         take = am_min(k->len - k->pos, n);
         k->pos += take;
         n -= take;
